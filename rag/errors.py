@@ -1,0 +1,47 @@
+"""The error tree. Library code raises these; the CLI and UI translate them.
+
+    RagError                  anything the user can act on
+    ├── ConfigError           a setting is invalid (bad value, bad combination)
+    ├── InputError            a question is empty or too long, a file is bad input
+    ├── IndexNotReadyError    no index, or a stale one while auto-build is off
+    ├── ModelError            a model is missing, corrupt or not installed
+    │   └── MissingExtraError an optional extra is needed; says which command installs it
+    └── GenerationError       a chat model backend failed (timeout, HTTP error)
+
+Every message is one line a user can act on. Anything else that escapes
+is a bug, and the CLI shows it as such.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: a handled failure with a one-line, actionable message."""
+
+
+class ConfigError(RagError):
+    pass
+
+
+class InputError(RagError):
+    pass
+
+
+class IndexNotReadyError(RagError):
+    pass
+
+
+class ModelError(RagError):
+    pass
+
+
+class MissingExtraError(ModelError):
+    def __init__(self, package: str, install: str, what: str = "") -> None:
+        self.package = package
+        self.install = install
+        why = f" ({what})" if what else ""
+        super().__init__(f"{package} is not installed{why}; install it with: {install}")
+
+
+class GenerationError(RagError):
+    pass

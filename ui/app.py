@@ -1,0 +1,375 @@
+"""The chat page: a Gradio Blocks app over `rag.pipeline.Pipeline`.
+
+    build_app(pipeline)  -> gr.Blocks (queued; not launched)
+    launch(settings)     -> build the index with progress in the terminal,
+                            then serve the page until interrupted
+    serve(pipeline, ...) -> launch a built pipeline; `block=False` returns
+                            the running app (tests, benchmarks)
+
+The page calls the library and nothing else: no retrieval or answering
+logic lives here. Each browser session has its own conversation in a
+`gr.State` (`ChatSession`): the rendered messages, the `Turn`s passed to
+the pipeline for follow-up questions, and the `Answer` behind each
+assistant message, so the sources panel and the timings can be re-rendered
+for any earlier answer. Nothing is kept in module globals.
+
+Errors never reach the browser as tracebacks: a `RagError` becomes its
+one-line message in the chat, anything else a generic message (and a
+logged traceback).
+
+Left out: file upload and index rebuilds from the page (the CLI does
+those), and per-user authentication beyond Gradio's single `auth` pair.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+import gradio as gr
+
+from rag.config import Settings
+from rag.errors import ConfigError, RagError
+from rag.types import MODES, Answer, Turn
+from ui import render
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    "2022年平湖实际外资是多少？",
+    "平湖有多少家日资企业？",
+    "津上精密2022年实现产值多少？",
+    "How much actual FDI was there in 2022?",
+    "How many Japanese-funded enterprises are there in Pinghu?",
+)
+ANSWERER_CHOICES = (
+    ("Extractive: quotes the documents (no model)", "extractive"),
+    ("LLM: generated, then verified", "llm"),
+)
+GENERIC_ERROR = "Something went wrong while answering; the error was logged. Please try again."
+# Events served at once; more wait in the queue (FIFO) instead of failing.
+DEFAULT_CONCURRENCY = 4
+MAX_QUEUE = 64
+TOP_K_MAX = 20  # the slider's range; Settings allows up to 50
+
+Message = dict[str, str]
+
+
+@dataclass
+class ChatSession:
+    """One browser session's conversation (lives in a `gr.State`)."""
+
+    messages: list[Message] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    answers: dict[int, Answer] = field(default_factory=dict)  # message index -> Answer
+
+    def add(self, role: str, content: str) -> int:
+        self.messages.append({"role": role, "content": content})
+        return len(self.messages) - 1
+
+    def set(self, i: int, content: str) -> None:
+        self.messages[i] = {"role": self.messages[i]["role"], "content": content}
+
+    def view(self) -> list[Message]:
+        """A copy for the Chatbot, so streamed updates are diffed correctly."""
+        return [dict(m) for m in self.messages]
+
+
+def llm_status(settings: Settings) -> tuple[bool, str]:
+    """Whether the LLM answerer can run, and a message saying how to enable it.
+
+    `rag.llm` is imported here, on demand: the page works without it.
+    """
+    try:
+        from rag.llm import llm_status as status
+    except ImportError as e:
+        return False, f"the LLM answerer is not available in this installation ({e})"
+    try:
+        available, message = status(settings)
+    except RagError as e:
+        return False, str(e)
+    return bool(available), str(message)
+
+
+def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> gr.Blocks:
+    """The chat page for `pipeline`, with queueing enabled."""
+    settings = pipeline.settings
+
+    def respond(
+        message: str, session: ChatSession, mode: str, k: float, answerer: str, show_timings: bool
+    ) -> Iterator[tuple[Any, Any, Any, Any]]:
+        text = (message or "").strip()
+        if not text:  # an empty message is ignored
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        session.add("user", render.user_message(text))
+        i = session.add("assistant", render.pending_message())
+        yield "", session.view(), gr.skip(), session
+
+        if answerer == "llm":
+            available, why = llm_status(settings)
+            if not available:
+                session.set(i, render.notice(_llm_hint(why)))
+                yield gr.skip(), session.view(), gr.skip(), session
+                return
+        try:
+            final: Answer | None = None
+            partial = ""
+            parts = pipeline.stream(
+                text, mode=mode, k=int(k), answerer=answerer, history=tuple(session.turns)
+            )
+            for part in parts:
+                if isinstance(part, Answer):
+                    final = part
+                elif part:
+                    partial += part
+                    session.set(i, render.pending_message(partial))
+                    yield gr.skip(), session.view(), gr.skip(), session
+            if final is None:
+                raise RuntimeError("the pipeline produced no Answer")
+        except RagError as e:
+            session.set(i, render.error_message(str(e)))
+            yield gr.skip(), session.view(), gr.skip(), session
+            return
+        except Exception:
+            log.exception("answering %r failed", text[:200])
+            session.set(i, render.error_message(GENERIC_ERROR))
+            yield gr.skip(), session.view(), gr.skip(), session
+            return
+        session.set(i, render.answer_message(final, show_timings=show_timings))
+        session.answers[i] = final
+        session.turns.append(Turn(question=text, answer=final.text))
+        yield gr.skip(), session.view(), render.sources_panel(final), session
+
+    def clear() -> tuple[str, list[Message], str, ChatSession]:
+        return "", [], render.EMPTY_PANEL, ChatSession()
+
+    def show_sources(session: ChatSession, evt: gr.SelectData) -> Any:
+        i = evt.index if isinstance(evt.index, int) else None
+        for j in (i, None if i is None else i + 1):  # a question shows its answer's sources
+            if j is not None and j in session.answers:
+                return render.sources_panel(session.answers[j])
+        return gr.skip()
+
+    def toggle_timings(show: bool, session: ChatSession) -> tuple[list[Message], ChatSession]:
+        for i, a in session.answers.items():
+            session.set(i, render.answer_message(a, show_timings=show))
+        return session.view(), session
+
+    def choose_answerer(
+        choice: str, session: ChatSession
+    ) -> tuple[Any, list[Message], ChatSession]:
+        if choice != "llm":
+            return gr.skip(), session.view(), session
+        available, why = llm_status(settings)
+        if available:
+            session.add("assistant", render.notice(f"LLM answerer selected: {why}"))
+            return gr.skip(), session.view(), session
+        session.add("assistant", render.notice(_llm_hint(why)))
+        return "extractive", session.view(), session
+
+    with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
+        session = gr.State(ChatSession())
+        gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
+        gr.Markdown(
+            "## 平湖外资资料问答 · Document Q&A\n"
+            "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
+            " Answers quote the documents; each [n] points to a source on the right."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    elem_id="rag-chat",
+                    height=560,
+                    buttons=["copy", "copy_all"],
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    placeholder="问一个关于资料的问题 · Ask a question about the documents",
+                )
+                msg = gr.Textbox(
+                    show_label=False,
+                    placeholder="输入问题后按回车 · Type a question and press Enter",
+                    elem_id="rag-input",
+                    submit_btn=True,
+                    max_lines=6,
+                    autofocus=True,
+                )
+                with gr.Row():
+                    clear_btn = gr.Button(
+                        "清空对话 · Clear conversation", elem_id="rag-clear", size="sm"
+                    )
+                gr.Examples(
+                    examples=[[q] for q in EXAMPLES], inputs=[msg], label="示例问题 · Examples"
+                )
+                with gr.Accordion("设置 · Settings", open=False, elem_id="rag-settings"):
+                    mode = gr.Radio(list(MODES), value=settings.mode, label="Retrieval mode")
+                    top_k = gr.Slider(
+                        1,
+                        TOP_K_MAX,
+                        value=min(settings.top_k, TOP_K_MAX),
+                        step=1,
+                        label="Passages to retrieve (top-k)",
+                    )
+                    answerer = gr.Radio(
+                        list(ANSWERER_CHOICES), value=settings.answerer, label="Answerer"
+                    )
+                    show_timings = gr.Checkbox(False, label="Show timings")
+            with gr.Column(scale=2, min_width=320):
+                sources = gr.HTML(
+                    render.EMPTY_PANEL,
+                    label="Sources",
+                    elem_id="rag-sources",
+                    max_height=720,
+                    js_on_load=None,
+                )
+
+        msg.submit(
+            respond,
+            inputs=[msg, session, mode, top_k, answerer, show_timings],
+            outputs=[msg, chatbot, sources, session],
+            api_name="chat",
+            show_progress="minimal",
+        )
+        clear_btn.click(
+            clear, outputs=[msg, chatbot, sources, session], api_name="clear", queue=False
+        )
+        chatbot.clear(
+            clear, outputs=[msg, chatbot, sources, session], api_visibility="private", queue=False
+        )
+        chatbot.select(show_sources, inputs=[session], outputs=[sources], api_visibility="private")
+        show_timings.input(
+            toggle_timings,
+            inputs=[show_timings, session],
+            outputs=[chatbot, session],
+            api_visibility="private",
+        )
+        answerer.input(
+            choose_answerer,
+            inputs=[answerer, session],
+            outputs=[answerer, chatbot, session],
+            api_visibility="private",
+        )
+
+    app.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUE)
+    return app
+
+
+def _llm_hint(why: str) -> str:
+    return f"The LLM answerer cannot be used: {why}. Using the extractive answerer instead."
+
+
+# -- launching ---------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: treat as remote
+
+
+def check_host(host: str, *, allow_remote: bool, auth: tuple[str, str] | None = None) -> str | None:
+    """Refuse a non-loopback address unless remote access was asked for.
+
+    Returns the warning to print when serving remotely, else None.
+    """
+    if auth is not None and (not auth[0] or not auth[1]):
+        raise ConfigError("both a username and a password are needed for --username/--password")
+    if is_loopback(host):
+        return None
+    if not allow_remote:
+        raise ConfigError(
+            f"host {host} is reachable from other machines; pass --allow-remote to serve on it"
+        )
+    return f"Warning: serving on {host}: anyone who can reach this machine can use the page" + (
+        "." if auth else " (no username/password set)."
+    )
+
+
+class TerminalProgress:
+    """`progress(stage, done, total)` for `ensure_index`, drawn on one line."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.out = out
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.stage is not None and stage != self.stage:
+            print(file=self.out)
+        self.stage = stage
+        print(f"\r{stage}: {done}/{total}", end="", file=self.out, flush=True)
+        if total and done >= total:
+            print(file=self.out, flush=True)
+            self.stage = None
+
+
+def serve(
+    pipeline: Pipeline,
+    *,
+    allow_remote: bool = False,
+    auth: tuple[str, str] | None = None,
+    open_browser: bool = False,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Launch the page for an already-indexed pipeline on settings.host:port."""
+    s = pipeline.settings
+    warning = check_host(s.host, allow_remote=allow_remote, auth=auth)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    app = build_app(pipeline)
+    app.launch(
+        server_name=s.host,
+        server_port=s.port,
+        auth=auth,
+        inbrowser=open_browser,
+        prevent_thread_lock=not block,
+        share=False,
+        quiet=quiet,
+        show_error=False,
+        ssr_mode=False,
+        mcp_server=False,
+        theme=_theme(),
+        css=render.CSS,
+    )
+    return app
+
+
+def launch(
+    settings: Settings,
+    *,
+    allow_remote: bool = False,
+    auth: tuple[str, str] | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Build or load the index (progress in the terminal), then serve the page
+    until interrupted. A non-loopback host needs `allow_remote=True`."""
+    from rag.pipeline import Pipeline
+
+    check_host(settings.host, allow_remote=allow_remote, auth=auth)  # fail before indexing
+    pipeline = Pipeline(settings)
+    t0 = time.perf_counter()
+    print("Loading the index…", file=sys.stderr, flush=True)
+    pipeline.ensure_index(progress=TerminalProgress())
+    print(f"Index ready in {time.perf_counter() - t0:.1f} s.", file=sys.stderr, flush=True)
+    serve(pipeline, allow_remote=allow_remote, auth=auth, open_browser=open_browser, block=True)
+
+
+def _theme() -> gr.themes.Base:
+    # Local fonts only: the default theme fetches Google Fonts, and the page
+    # must work offline.
+    return gr.themes.Default(
+        font=["system-ui", "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
