@@ -21,8 +21,10 @@ The rules (general, no lexicon of the corpus):
      "实际外资", "日资企业" replaces "外资企业".
    - A place or organisation (ending in 市/县/区/镇/公司/集团...) replaces
      the one in the previous question.
+   - Any other Chinese phrase replaces the attribute in "…的<attribute>是多少"
+     ("利润总额呢" after "…企业的营业收入是多少？").
    - English: a capitalised name replaces the previous question's
-     capitalised name ("What about Jiashan?").
+     capitalised name ("What about Jiashan?"); acronyms like FDI are not names.
    - Otherwise the fragment is appended to the previous question, which
      keeps the retrieval terms of both.
 
@@ -52,6 +54,7 @@ _EN_TAIL = re.compile(r"[?？.!\s]*$")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)(?:\s*年(?:度)?)?")
 _PLACE_SUFFIX = "市|县|区|镇|乡|省|州|村|港|园区|开发区|新区|公司|集团|银行|大学|医院"
 _PLACE = re.compile(rf"[{_CJK}]{{1,8}}?(?:{_PLACE_SUFFIX})(?![{_CJK}]*?(?:{_PLACE_SUFFIX}))")
+_ATTRIBUTE = re.compile(rf"的([{_CJK}]{{2,8}}?)(?:是多少|有多少|为多少|是什么|有哪些|多少|如何|怎么样)")
 _EN_QWORDS = {"what", "how", "which", "who", "when", "where", "why", "is", "are", "was", "were", "did", "do", "does", "in", "the"}
 
 
@@ -134,8 +137,13 @@ def _replace_element(prev: str, rest: str, zh: bool) -> str:
             m = _PLACE.search(_YEAR.sub(lambda y: " " * len(y.group(0)), prev))
             if m:
                 return prev[: m.start()] + rest + prev[m.end():]
+        else:
+            # "X的<attribute>是多少": a new attribute replaces the old one.
+            m = _ATTRIBUTE.search(prev)
+            if m:
+                return prev[: m.start(1)] + rest + prev[m.end(1):]
     elif rest[:1].isupper():
-        names = [m for m in re.finditer(r"\b[A-Z][A-Za-z\-]+(?:\s+[A-Z][A-Za-z\-]+)*", prev)
+        names = [m for m in re.finditer(r"\b[A-Z][a-z][A-Za-z\-]*(?:\s+[A-Z][a-z][A-Za-z\-]*)*", prev)
                  if m.group(0).split()[0].lower() not in _EN_QWORDS]
         if names:
             m = names[0]

@@ -364,14 +364,20 @@ def build_charsmap(norm: list[tuple[int, tuple[int, ...]]]) -> bytes:
         labels = sorted(k for k in node if k != -1)
         terminal = -1 in node
         slots = ([0] if terminal else []) + labels
-        base = next_free
+        # Try bases that put the first label on a free slot (the darts trick).
+        free = next_free
         while True:
+            base = free ^ slots[0]
             grow((base | 0xFF) + 1)
             if base not in used_base and all(
                 units[base ^ c] == 0 and (base ^ c) >= 256 for c in slots
             ):
                 break
-            base += 1
+            free += 1
+            grow(free + 1)
+            while units[free] != 0:
+                free += 1
+                grow(free + 1)
         used_base.add(base)
         offset = pos ^ base
         if offset >= 1 << 21:

@@ -169,4 +169,10 @@ def resolve_model_path(settings: Settings) -> Path | str:
 
 
 def load_embedder(settings: Settings, show_progress: bool = False) -> Embeddings:
+    """The configured embedder. `fake` / `fake:DIM` selects FakeEmbedder
+    (for tests and for trying the CLI without any model)."""
+    name = settings.embed_model
+    if name == "fake" or name.startswith("fake:"):
+        dim = int(name.split(":", 1)[1]) if ":" in name else 64
+        return FakeEmbedder(dim)
     return SentenceTransformerEmbedder(settings, show_progress=show_progress)

@@ -301,7 +301,7 @@ def check_coverage(
     problems: list[str] = []
     if len(items) < min_items:
         problems.append(f"{len(items)} items; at least {min_items} are needed")
-    langs = Counter(i.lang for i in items)
+    langs: Counter[str] = Counter(i.lang for i in items)
     for lang, n in min_per_lang.items():
         if langs[lang] < n:
             problems.append(f"{langs[lang]} {lang} items; at least {n} are needed")

@@ -26,6 +26,7 @@ Left out: PDF/HTML input, encodings other than UTF-8 (reported, not guessed).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import tomllib
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 
 from rag.errors import InputError
 from rag.types import Document
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md")
 METADATA_FILE = "metadata.toml"
@@ -183,7 +186,7 @@ def _first_line(text: str) -> str:
     return line[:40]
 
 
-_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*$", re.M)
+_HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.M)
 
 
 def split_articles(
@@ -198,7 +201,10 @@ def split_articles(
                 continue
             pos = text.find(a.starts_at or "")
             if not a.starts_at or pos < 0:
-                raise InputError(f"metadata: article start {a.starts_at!r} not found in the file")
+                # The file changed under its metadata: keep its text in the
+                # previous article rather than fail the whole build.
+                log.warning("metadata: article start %r not found; merged into the previous article", a.starts_at)
+                continue
             starts.append((pos, a))
         starts.sort(key=lambda x: x[0])
         if starts[0][0] != 0:
@@ -241,7 +247,7 @@ def undouble_line(line: str) -> tuple[str, list[int]] | None:
     """
     n = len(line)
     content = sum(1 for ch in line if not ch.isspace())
-    if content < 4:
+    if content < 6:  # too short to tell "1100" from a doubled "10"
         return None
     inf = (10**9, 10**9)
     best: list[tuple[int, int]] = [inf] * (n + 1)  # (singles, runs)

@@ -317,21 +317,26 @@ class TerminalProgress:
 def serve(
     pipeline: Pipeline,
     *,
+    host: str | None = None,
+    port: int | None = None,
     allow_remote: bool = False,
     auth: tuple[str, str] | None = None,
     open_browser: bool = False,
     block: bool = True,
     quiet: bool = False,
 ) -> gr.Blocks:
-    """Launch the page for an already-indexed pipeline on settings.host:port."""
-    s = pipeline.settings
-    warning = check_host(s.host, allow_remote=allow_remote, auth=auth)
+    """Launch the page for an already-indexed pipeline (host and port default
+    to its settings). With `block=False` it returns the running app; call
+    `app.close()` to stop it."""
+    host = host or pipeline.settings.host
+    port = port or pipeline.settings.port
+    warning = check_host(host, allow_remote=allow_remote, auth=auth)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     app = build_app(pipeline)
     app.launch(
-        server_name=s.host,
-        server_port=s.port,
+        server_name=host,
+        server_port=port,
         auth=auth,
         inbrowser=open_browser,
         prevent_thread_lock=not block,

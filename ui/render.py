@@ -53,7 +53,20 @@ _MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))", re.MULTILINE)
 _MARKER = re.compile(r"&#91;(\d{1,3})&#93;(?!\()")
 
 # Timing stages in the order a question flows through them.
-_STAGE_ORDER = ("condense", "embed", "dense", "bm25", "fuse", "retrieve", "answer", "total")
+_STAGE_ORDER = (
+    "condense",
+    "embed",
+    "embed+dense",
+    "dense",
+    "bm25",
+    "fuse",
+    "retrieve",
+    "first_token",
+    "generate",
+    "verify",
+    "answer",
+    "total",
+)
 
 
 def esc(text: str | None) -> str:

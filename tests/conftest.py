@@ -1,0 +1,51 @@
+"""Shared fixtures.
+
+- `fake_pipeline`: the real index code over the seeds, with a deterministic
+  FakeEmbedder (fast; unit tier).
+- `real_pipeline`: the real converted multilingual-e5-small and a real
+  FAISS index over the seeds, built once per session in a temp folder
+  (integration tier). The converted model is cached in ~/.cache/rag/models
+  (RAG_CACHE_DIR), so only the first session on a machine converts it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rag.config import Settings  # noqa: E402
+from rag.embed import FakeEmbedder  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path) -> Settings:
+    return Settings.load(env={}, docs_dir=SEEDS, index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def fake_pipeline(fake_settings: Settings) -> Pipeline:
+    p = Pipeline(fake_settings, embedder=FakeEmbedder())
+    p.ensure_index()
+    return p
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    env = {k: v for k, v in os.environ.items() if k == "RAG_CACHE_DIR"}
+    return Settings.load(env=env, docs_dir=SEEDS, index_dir=tmp_path_factory.mktemp("real") / "index")
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(real_settings: Settings) -> Pipeline:
+    p = Pipeline(real_settings)
+    p.ensure_index()
+    return p

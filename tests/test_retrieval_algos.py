@@ -1,0 +1,64 @@
+"""BM25, fusion and tokenisation on small hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag.bm25 import BM25
+from rag.fusion import rrf
+from rag.tokenize import default_tokenizer
+
+pytestmark = pytest.mark.unit
+
+
+def test_bm25_hand_worked() -> None:
+    # N=2, avgdl=2.5. Term "b": df=1, idf=ln(1 + (2-1+0.5)/(1+0.5)) = ln 2.
+    # doc0 = [a, b] (len 2, tf 1): norm = 1 + 1.2*(1 - .75 + .75*2/2.5) = 2.02
+    #   score = ln2 * 1 * 2.2 / 2.02
+    bm = BM25.build([["a", "b"], ["a", "c", "c"]])
+    s = bm.scores(["b"])
+    assert s.keys() == {0}
+    assert s[0] == pytest.approx(math.log(2) * 2.2 / 2.02)
+    # "a" is in both documents: idf = ln(1 + 0.5/2.5) = ln 1.2, still positive.
+    assert bm.idf("a") == pytest.approx(math.log(1.2))
+    assert bm.top(["c"], 5)[0][0] == 1
+    assert BM25.from_json(bm.to_json()).scores(["a", "c"]) == pytest.approx(bm.scores(["a", "c"]))
+
+
+def test_rrf_hand_worked() -> None:
+    fused = rrf([["a", "b", "c"], ["c", "a"]], k=60)
+    assert [x for x, _ in fused] == ["a", "c", "b"]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2][1] == pytest.approx(1 / 62)
+
+
+def test_rrf_weights_and_ties() -> None:
+    assert [x for x, _ in rrf([["a"], ["b"]], k=60)] == ["a", "b"]  # tie: first seen
+    assert [x for x, _ in rrf([["a"], ["b"]], k=60, weights=[1.0, 2.0])] == ["b", "a"]
+    with pytest.raises(ValueError):
+        rrf([["a"]], k=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("2022年实际外资（部口径）达到41414万美元", "实际外资"),
+        ("2022年实际外资（部口径）达到41414万美元", "部口径"),
+        ("累计引进世界500强企业45家", "世界500强"),
+        ("全市共有外资规上工业企业207家", "规上工业企业"),
+        ("聚焦八大重点产业链开展产业链招商", "产业链"),
+        ("平湖中日产业合作园连续两年排名第一", "中日产业合作园"),
+        ("集聚了日本电产、津上精密等制造业龙头企业", "津上精密"),
+    ],
+)
+def test_domain_terms_are_bm25_words(text: str, term: str) -> None:
+    assert term in default_tokenizer().words(text)
+
+
+def test_stop_words_and_punctuation_are_dropped_numbers_kept() -> None:
+    words = default_tokenizer().words("平湖的实际外资是多少？ＡＢＢ 41414")
+    assert "的" not in words and "多少" not in words and "？" not in words
+    assert "abb" in words and "41414" in words

@@ -1,0 +1,126 @@
+"""rag.verify, on hand-worked examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.config import REFUSAL_EN, REFUSAL_ZH
+from rag.types import Chunk
+from rag.verify import extract_numbers, marker_numbers, split_sentences, verify_answer
+
+pytestmark = pytest.mark.unit
+
+P1 = "截至2022年底，全市共有外资企业 512家，实际外资 40.7\n亿美元。2022年实际外资（部口径）达到41414万美元。"
+P2 = "平湖是全省最大的日资企业集聚区，共有日资企业114家，占比26.6%。"
+PASSAGES = [P1, P2]
+
+
+def values(text: str) -> list[float]:
+    return [round(n.value, 4) for n in extract_numbers(text)]
+
+
+def test_numbers_are_normalised_to_values():
+    # 4.14亿 = 4.14 x 10^8; 41414万 = 41414 x 10^4; 414.14 million = 414.14 x 10^6.
+    assert values("4.14亿美元") == [414_000_000]
+    assert values("41414万美元") == [414_140_000]
+    assert values("414.14 million dollars") == [414_140_000]
+    assert values("1.5 billion") == [1_500_000_000]
+    assert values("３千万") == [30_000_000]
+    assert values("４１，４１４万") == [414_140_000]  # full-width digits and comma
+    assert values("41,414 ten thousand") == [414_140_000]
+    assert values("40.7\n亿美元") == [4_070_000_000]  # hard wrap between number and unit
+    assert values("45.6%，57.5%") == [45.6, 57.5]  # a Chinese comma is not a thousands separator
+    assert values("Qwen2.5 and x3") == []  # digits inside words are not numbers
+
+
+def test_rounding_is_allowed_only_to_the_written_precision():
+    (passage,) = extract_numbers("41414万")
+    assert extract_numbers("4.14亿")[0].supported_by(passage)  # 4.1414 -> 4.14
+    assert extract_numbers("414.14 million")[0].supported_by(passage)
+    assert extract_numbers("4亿")[0].supported_by(passage)  # 4.1414 -> 4
+    assert not extract_numbers("4.2亿")[0].supported_by(passage)
+    assert not extract_numbers("41400万")[0].supported_by(passage)
+    assert not extract_numbers("41414")[0].supported_by(passage)  # the unit matters
+    # A percentage matches only a percentage.
+    assert not extract_numbers("26.6")[0].supported_by(extract_numbers("26.6%")[0])
+
+
+def test_markers_and_sentences():
+    assert marker_numbers("a[1] b[2,3] c【4】 d[5-7]") == [1, 2, 3, 4, 5, 6, 7]
+    # A marker after the terminator belongs to the sentence it closes.
+    assert split_sentences("实际外资41414万美元。[1] 日资企业114家[2]。") == [
+        "实际外资41414万美元。[1]",
+        "日资企业114家[2]。",
+    ]
+    # Decimal points and "U.S." do not end sentences.
+    assert split_sentences("It was 414.14 million U.S. dollars [1]. Next.") == [
+        "It was 414.14 million U.S. dollars [1].",
+        "Next.",
+    ]
+
+
+def test_a_correct_answer_is_kept_whole():
+    c = verify_answer("2022年平湖实际外资达到4.14亿美元[1]。日资企业有114家[2]。", PASSAGES, "zh", "2022年实际外资？")
+    assert not c.refused
+    assert c.text == "2022年平湖实际外资达到4.14亿美元[1]。日资企业有114家[2]。"
+    assert c.cited == (1, 2)
+    v = c.verification
+    assert v.ok and v.citations_checked == 2 and v.numbers_checked == 3  # 2022, 4.14亿, 114
+
+
+def test_a_wrong_number_drops_its_sentence():
+    c = verify_answer("实际外资41414万美元[1]。日资企业有120家[2]。", PASSAGES, "zh")
+    assert c.text == "实际外资41414万美元[1]。"
+    assert c.verification.dropped == ("日资企业有120家[2]。",)
+    assert c.verification.failures == ("sentence 2: 120 not found in [2]",)
+
+
+def test_a_number_must_be_in_the_passage_the_sentence_cites():
+    # 114 is in passage 2, but the sentence cites passage 1.
+    c = verify_answer("日资企业有114家[1]。", PASSAGES, "zh")
+    assert c.refused and c.text == REFUSAL_ZH
+    assert "114 not found in [1]" in c.verification.failures[0]
+
+
+def test_citing_a_passage_that_was_not_given_fails():
+    c = verify_answer("实际外资41414万美元[3]。", PASSAGES, "zh")
+    assert c.refused
+    assert c.verification.failures == ("sentence 1 cites [3] but only 2 passages were given",)
+
+
+def test_unmarked_sentence_is_checked_against_the_passages_cited_elsewhere():
+    ok = verify_answer("实际外资41414万美元[1]。其中外资企业512家。", PASSAGES, "zh")
+    assert ok.text == "实际外资41414万美元[1]。其中外资企业512家。"
+    bad = verify_answer("实际外资41414万美元[1]。其中日资企业114家。", PASSAGES, "zh")
+    assert bad.verification.dropped == ("其中日资企业114家。",)  # 114 is only in [2], not cited
+
+
+def test_an_answer_without_any_marker_gets_the_marker_of_the_passage_holding_its_numbers():
+    c = verify_answer("平湖共有日资企业114家。", PASSAGES, "zh")
+    assert not c.refused
+    assert c.text == "平湖共有日资企业114家[2]。"
+    assert c.cited == (2,)
+
+
+def test_years_may_come_from_the_question_or_the_title():
+    chunk = Chunk(
+        id="x", source="a.txt", article=0, title="2023年平湖外资报告", date="2024-01-05",
+        start=0, end=10, text="今年实际外资达到41414万美元。", orig_start=0, orig_end=10,
+    )
+    assert not verify_answer("2023年实际外资41414万美元[1]。", [chunk], "zh").refused
+    assert not verify_answer("2022年实际外资41414万美元[1]。", ["今年实际外资达到41414万美元。"], "zh", "2022年呢").refused
+    assert verify_answer("2021年实际外资41414万美元[1]。", [chunk], "zh", "实际外资？").refused
+
+
+def test_the_refusal_and_empty_answers():
+    assert verify_answer(REFUSAL_ZH, PASSAGES, "zh").refused
+    assert verify_answer("  ", PASSAGES, "zh").refused
+    c = verify_answer(REFUSAL_EN, PASSAGES, "en")
+    assert c.refused and c.text == REFUSAL_EN and c.verification.ok
+    # Prose with neither a citation nor a number cannot be verified.
+    assert verify_answer("平湖是一个好地方。", PASSAGES, "zh").refused
+
+
+def test_english_answer_with_converted_units():
+    c = verify_answer("Actual FDI reached 414.14 million US dollars in 2022 [1].", PASSAGES, "en", "in 2022?")
+    assert not c.refused and c.verification.ok and c.cited == (1,)
