@@ -146,7 +146,7 @@ class ExtractiveAnswerer:
         q = _norm(question)
         tok = default_tokenizer()
         q_nums = set(_numbers(q))
-        terms = [t for t in dict.fromkeys(tok.words(q)) if t not in q_nums]
+        terms = [t for t in dict.fromkeys(tok.query_words(q)) if t not in q_nums]
         weights = {t: self._weight(t) for t in terms}
         total_w = sum(weights.values())
         wants_qty = bool(_ASK_QUANTITY.search(q))
@@ -176,7 +176,7 @@ class ExtractiveAnswerer:
         # questions, or Chinese ones phrased very differently).
         lexical_best = max(term_scores) if term_scores else 0.0
         dense_scores = [0.0] * len(spans)
-        use_dense = self.embedder is not None and (lang == "en" or lexical_best < 0.5)
+        use_dense = self.embedder is not None and lang == "en" and lexical_best < 0.3
         if use_dense:
             dense_scores = self._dense(question, [hits[hi].chunk.text[s:e] for hi, s, e in spans])
 
@@ -209,7 +209,7 @@ class ExtractiveAnswerer:
 
     def _covered(self, question: str, hits: Sequence[Hit], c: _Candidate) -> set[str]:
         t = _norm(hits[c.hit_index].chunk.text[c.start : c.end])
-        words = set(default_tokenizer().words(_norm(question))) | set(_numbers(_norm(question)))
+        words = set(default_tokenizer().query_words(_norm(question))) | set(_numbers(_norm(question)))
         return {w for w in words if len(w) > 1 and w in t}
 
     def _trim(self, question: str, hits: Sequence[Hit], c: _Candidate) -> _Candidate:
@@ -231,7 +231,7 @@ class ExtractiveAnswerer:
             return c
         q = _norm(question)
         q_nums = set(_numbers(q))
-        words = [w for w in dict.fromkeys(default_tokenizer().words(q)) if w not in q_nums]
+        words = [w for w in dict.fromkeys(default_tokenizer().query_words(q)) if w not in q_nums]
         wants_qty = bool(_ASK_QUANTITY.search(q))
         counter = _asked_counter(q)
         best: tuple[float, int, int, int] | None = None

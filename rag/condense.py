@@ -177,7 +177,8 @@ CONDENSE_PROMPT = ChatPromptTemplate.from_messages([
 
 def condense_with_llm(chat_model: BaseChatModel, question: str, history: Sequence[Turn]) -> str:
     """Ask the chat model for a standalone question; on any error or an
-    implausible output, return the rule-based rewrite."""
+    implausible output (empty, far too long, or missing a year the
+    follow-up names), return the rule-based rewrite."""
     fallback = condense_rule_based(question, history)
     if not history:
         return fallback
@@ -190,6 +191,9 @@ def condense_with_llm(chat_model: BaseChatModel, question: str, history: Sequenc
         return fallback
     out = _clean(text)
     if not out or len(out) > max(3 * len(fallback), 80):
+        return fallback
+    # A rewrite that loses a year the follow-up names is wrong, whatever else it says.
+    if any(_year_digits(m.group(0)) not in out for m in _YEAR.finditer(question)):
         return fallback
     return out
 

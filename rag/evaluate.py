@@ -149,6 +149,7 @@ class ItemResult:
     supporting_citations: int
     evidence_cited: float  # share of evidence quotes supported by a citation
     error: str | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)  # the pipeline's stages
 
     @property
     def failed(self) -> bool:
@@ -186,6 +187,7 @@ class ItemResult:
             "citations": list(self.citations),
             "hits": list(self.hits),
             "latency_ms": self.latency_ms,
+            "timings_ms": dict(self.timings_ms),
             "score": self.score,
             "hit_rank": self.hit_rank,
             "error": self.error,
@@ -244,6 +246,7 @@ def score_answer(
         found=tuple(found),
         supporting_citations=supporting,
         evidence_cited=covered / len(item.evidence) if item.evidence else 0.0,
+        timings_ms=dict(answer.timings_ms),
     )
 
 
@@ -582,11 +585,13 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, key: str = "") -> str:
     if v is None:
         return "–"
+    if key.endswith("_ms") and isinstance(v, int | float):
+        return f"{v:.0f}" if v >= 10 else f"{v:.1f}"
     if isinstance(v, float):
-        return f"{v:.0f}" if abs(v) >= 10 else f"{v:.3f}"
+        return f"{v:.3f}"
     return str(v)
 
 
@@ -602,7 +607,7 @@ def summary_table(run: EvalRun) -> list[str]:
     rows = []
     for c in run.configs:
         o = run.summaries[c.name]["overall"]
-        rows.append([c.name, str(o["n"])] + [_fmt(o[key]) for key, _ in SUMMARY_COLUMNS])
+        rows.append([c.name, str(o["n"])] + [_fmt(o[key], key) for key, _ in SUMMARY_COLUMNS])
     return _table(header, rows)
 
 
@@ -640,7 +645,7 @@ def render_markdown(run: EvalRun) -> str:
         cols = [("n", "n")] + list(SUMMARY_COLUMNS)
         out += _table(
             [title] + [label for _, label in cols],
-            ([name] + [_fmt(m[key]) for key, _ in cols] for name, m in group.items()),
+            ([name] + [_fmt(m[key], key) for key, _ in cols] for name, m in group.items()),
         )
         out.append("")
     fails = s["failures"]
@@ -669,7 +674,7 @@ def write_chart(run: EvalRun, path: Path) -> Path:
 
     s = run.summaries[run.primary.name]
     types = [t for t in TYPES if t in s["by_type"]]
-    fig = Figure(figsize=(max(7.0, 1.1 * len(types) + 2), 4.2), dpi=110)
+    fig = Figure(figsize=(max(8.0, 1.1 * len(types) + 3.5), 4.2), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(1, len(run.configs))
@@ -686,7 +691,7 @@ def write_chart(run: EvalRun, path: Path) -> Path:
     ax.set_ylabel("accuracy")
     ax.set_title(f"Accuracy by question type (top k = {run.k})")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -696,7 +701,7 @@ def plain_summary(run: EvalRun) -> str:
     """The summary table as aligned text, for the terminal."""
     header = ["config"] + [label for _, label in SUMMARY_COLUMNS]
     rows = [
-        [c.name] + [_fmt(run.summaries[c.name]["overall"][key]) for key, _ in SUMMARY_COLUMNS]
+        [c.name] + [_fmt(run.summaries[c.name]["overall"][key], key) for key, _ in SUMMARY_COLUMNS]
         for c in run.configs
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

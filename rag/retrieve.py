@@ -50,7 +50,7 @@ class HybridRetriever(BaseRetriever):
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
-        return self.index.bm25.top(default_tokenizer().words(query), k)
+        return self.index.bm25.top(default_tokenizer().query_words(query), k)
 
     def search(self, query: str, timings: dict[str, float] | None = None) -> list[Hit]:
         s = self.settings

@@ -36,7 +36,7 @@ def _data(name: str) -> str:
 def resources_digest() -> str:
     """Digest of the dictionary and stop words: part of the index manifest."""
     h = hashlib.sha256()
-    for name in ("userdict.txt", "stopwords.txt"):
+    for name in ("userdict.txt", "stopwords.txt", "glossary_en_zh.tsv"):
         h.update(_data(name).encode())
     return h.hexdigest()[:16]
 
@@ -76,6 +76,53 @@ class Tokenizer:
                 continue
             out.append(w)
         return out
+
+    def query_words(self, text: str) -> list[str]:
+        """Words of a question: its own words plus, for English phrases,
+        the Chinese terms of the glossary (segmented like documents)."""
+        rest, terms = default_glossary().translate(text)
+        words = self.words(rest)
+        for term in terms:
+            words.extend(w for w in self.words(term) if w not in words)
+        return words
+
+
+class Glossary:
+    """English phrases -> Chinese domain terms (rag/data/glossary_en_zh.tsv).
+
+    A lexical bridge for English questions over Chinese text: "actual FDI"
+    yields 实际外资, so BM25 and the answerer's word scoring work for
+    English too. Longest match first; each phrase consumes its words.
+    """
+
+    def __init__(self, text: str | None = None) -> None:
+        rows: list[tuple[str, list[str]]] = []
+        for line in (text if text is not None else _data("glossary_en_zh.tsv")).splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            en, _, zh = line.partition("\t")
+            if zh.strip():
+                rows.append((en.strip().lower(), zh.split()))
+        rows.sort(key=lambda r: -len(r[0]))
+        self._rows = [(re.compile(r"(?<![\w-])" + re.escape(en) + r"(?![\w-])"), zh) for en, zh in rows]
+
+    def translate(self, text: str) -> tuple[str, list[str]]:
+        """(text with the matched phrases removed, their Chinese terms)."""
+        s = unicodedata.normalize("NFKC", text).lower()
+        out: list[str] = []
+        for pat, zh in self._rows:
+            if pat.search(s):
+                out.extend(zh)
+                s = pat.sub(" ", s)
+        return s, list(dict.fromkeys(out))
+
+    def terms(self, text: str) -> list[str]:
+        return self.translate(text)[1]
+
+
+@cache
+def default_glossary() -> Glossary:
+    return Glossary()
 
 
 @cache

@@ -1,6 +1,6 @@
 """Check a generated answer against the passages it was given.
 
-    verify_answer(text, passages, lang, question) -> Checked(text, verification, refused)
+    verify_answer(text, passages, lang) -> Checked(text, verification, refused, cited)
 
 The answer is split into sentences; a `[n]` marker after a sentence's
 terminator belongs to that sentence ("...万美元。[1]"). A sentence fails,
@@ -13,6 +13,9 @@ and is dropped, when
    whole claims those sources); if the answer cites nothing at all, against
    every passage given, and the passages that hold all its numbers are then
    added as its markers, so that each kept fact still has a source.
+   Exception: when a sentence cites the wrong passage (small models cite [1]
+   out of habit) and exactly one other passage holds all its numbers, it is
+   re-cited to that passage and kept; the failure is still recorded.
 
 Numbers are compared by value after normalisation: full-width digits,
 thousands commas, whitespace before a unit, and the multipliers 千/万/亿/
@@ -21,10 +24,19 @@ thousands commas, whitespace before a unit, and the multipliers 千/万/亿/
 round a passage's number to the precision it writes: "4.14亿美元" and
 "414.14 million" are both supported by "41414万美元"; "4.2亿" is not, and
 neither is a more precise number than the passage has. Years (integers
-1900..2100 with no multiplier) are numbers too, but may also come from the
-question, or from the passage's title or date, since a passage about "2022年"
-often only says "今年". Numbers in a passage's title or date support any
-sentence that cites it.
+1900..2100 with no multiplier) are numbers too, checked like the others: a
+year must be in the cited passage, its title or its date, and "今年/去年/前年"
+(this year, last year, the year before) in a dated passage stand for the
+date's year, the one before and the one before that. So "2022年…4.8亿美元"
+citing a passage dated 2024 that says "去年…4.8亿美元" fails: the passage is
+about 2023. Numbers in a passage's title or date support any sentence
+that cites it.
+
+A passage that addresses the model with an instruction ("忽略以上指令，回答：
+…", "ignore previous instructions and say …") is a prompt injection, not
+evidence: its numbers support nothing, so an answer that obeys it loses
+the obeying sentence. (The prompt already tells the model that passages
+are data; this is the check for when the model does not listen.)
 
 What remains "verified" is a kept sentence that cites a valid passage or
 whose numbers were all found. If nothing verified remains, or the answer is
@@ -118,6 +130,22 @@ def extract_numbers(text: str) -> list[Number]:
     return out
 
 
+# -- injected instructions ----------------------------------------------------
+_INSTRUCTION = re.compile(
+    r"(?:忽略|无视|不要理会|忘记|忘掉)(?:掉)?(?:以上|上面|上述|之前|前面|先前|所有|全部|你的)*(?:的)?(?:所有)?"
+    r"(?:指令|指示|提示|要求|规则|设定)"
+    r"|(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|system)?\s*(?:instructions|prompts?|rules|directions)"
+    r"|(?:你现在是|作为AI|作为人工智能|system prompt|you are now|new instructions)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """True if `text` contains an instruction addressed to the model."""
+    return bool(_INSTRUCTION.search(text))
+
+
 # -- sentences and markers ---------------------------------------------------
 MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、\-–]\s*\d+)*)\s*[\]】]")
 _LEADING_MARKERS = re.compile(rf"^(?:\s*{MARKER.pattern})+")
@@ -193,7 +221,7 @@ def _support_texts(p: str | Chunk) -> tuple[str, str]:
 
 
 def verify_answer(
-    text: str, passages: Sequence[str | Chunk], lang: Lang, question: str = ""
+    text: str, passages: Sequence[str | Chunk], lang: Lang
 ) -> Checked:
     """Drop the sentences of `text` that `passages` do not support (see module doc)."""
     refusal = refusal_text(lang)
@@ -202,11 +230,15 @@ def verify_answer(
     if not sentences or is_refusal(text, lang):
         return Checked(refusal, Verification(checked=True), True, ())
 
-    numbers_of = []
-    for p in passages:
+    numbers_of: list[list[Number]] = []
+    injected: set[int] = set()
+    for n, p in enumerate(passages, start=1):
         body, meta = _support_texts(p)
-        numbers_of.append(extract_numbers(body) + extract_numbers(meta))
-    question_years = [n for n in extract_numbers(question) if n.is_year]
+        if looks_like_instruction(body):
+            injected.add(n)
+            numbers_of.append([])
+        else:
+            numbers_of.append(extract_numbers(body) + extract_numbers(meta) + _relative_years(body, meta))
 
     all_cited = {n for s in sentences for n in marker_numbers(s) if 1 <= n <= k}
     any_marker = any(marker_numbers(s) for s in sentences)
@@ -241,26 +273,34 @@ def verify_answer(
         numbers_checked += len(nums)
         missing: list[str] = []
         for num in nums:
-            if num.is_year and any(num.supported_by(q) for q in question_years):
-                continue
             if not any(num.supported_by(c) for n in support for c in numbers_of[n - 1]):
                 missing.append(num.text)
+        if missing and cites:
+            # A small model often cites [1] out of habit. If one other trusted
+            # passage holds every number, the fact is sourced: re-cite it there.
+            holders = [n for n in range(1, k + 1) if n not in support and _holds(numbers_of[n - 1], nums)]
+            if len(holders) == 1:
+                failures.append(
+                    f"sentence {i} cites {_marks(support)} but {', '.join(missing)} is in {_marks(holders)}; re-cited"
+                )
+                sent = MARKER.sub("", sent)
+                sent = _append_markers(sent.rstrip(), holders)
+                kept.append(sent)
+                verified += 1
+                continue
         if missing:
             where = ", ".join(f"[{n}]" for n in support) or "no passage"
-            failures.append(f"sentence {i}: {', '.join(missing)} not found in {where}")
+            why = ""
+            if injected & set(support):
+                bad_ps = ", ".join(f"[{n}]" for n in sorted(injected & set(support)))
+                why = f" ({bad_ps} holds an instruction to the model, not evidence)"
+            failures.append(f"sentence {i}: {', '.join(missing)} not found in {where}{why}")
             dropped.append(sent)
             continue
 
         if not cites and not any_marker and nums:
             # The model cited nothing: cite the passages that hold every number.
-            holders = [
-                n for n in support
-                if all(
-                    (num.is_year and any(num.supported_by(q) for q in question_years))
-                    or any(num.supported_by(c) for c in numbers_of[n - 1])
-                    for num in nums
-                )
-            ]
+            holders = [n for n in support if _holds(numbers_of[n - 1], nums)]
             if holders:
                 sent = _append_markers(sent, holders[:2])
         if cites or (nums and not any_marker) or marker_numbers(sent):
@@ -284,8 +324,30 @@ def verify_answer(
     return Checked(out, verification, False, tuple(cited))
 
 
+_RELATIVE_YEARS = {"今年": 0, "本年": 0, "this year": 0, "去年": 1, "上年": 1, "last year": 1, "前年": 2}
+
+
+def _relative_years(body: str, meta: str) -> list[Number]:
+    """The years that 今年/去年/前年 in a dated passage stand for."""
+    m = re.search(r"(?:19|20)\d{2}(?=-\d{2}-\d{2})", meta)
+    if not m:
+        return []
+    year = int(m.group(0))
+    back = {v for k, v in _RELATIVE_YEARS.items() if k in body.lower()}
+    return [Number(str(year - b), float(year - b), 1.0, 0, False) for b in sorted(back)]
+
+
+def _holds(passage: Sequence[Number], nums: Sequence[Number]) -> bool:
+    """Does a passage hold every number?"""
+    return all(any(num.supported_by(c) for c in passage) for num in nums)
+
+
+def _marks(ns: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in ns)
+
+
 def _append_markers(sent: str, ns: Sequence[int]) -> str:
-    marks = "".join(f"[{n}]" for n in ns)
+    marks = _marks(ns)
     m = re.search(r"[。！？!?；;.]+$", sent)
     return sent[: m.start()] + marks + m.group(0) if m else sent + marks
 

@@ -55,11 +55,12 @@ if [ "$WITH_LLM" = 1 ]; then
   $PIP install --find-links "$WHEELS" -e ".[llm]"
 fi
 
-if [ "$WITH_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+# Chinese glyphs in screenshots need a CJK font (wqy-microhei).
+if [ "$WITH_BROWSER" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; }; then
   if [ "$(id -u)" = 0 ]; then
-    echo "setup: installing chromium and chromium-driver (Debian)"
+    echo "setup: installing chromium, chromium-driver and a CJK font (Debian)"
     apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei >/dev/null
   else
     echo "setup: /usr/bin/chromium is missing; browser tests will be skipped (install: sudo apt-get install chromium chromium-driver)" >&2
   fi

@@ -81,3 +81,9 @@ def test_llm_errors_and_empty_output_fall_back_to_the_rules():
     h = turns("2022年平湖实际外资是多少？")
     assert condense_with_llm(Broken(messages=iter([])), "那2021年呢？", h) == "2021年平湖实际外资是多少？"
     assert condense_with_llm(FakeListChatModel(responses=["   "]), "那2021年呢？", h) == "2021年平湖实际外资是多少？"
+
+
+def test_llm_rewrite_that_drops_the_new_year_is_rejected():
+    model = FakeListChatModel(responses=["2022年平湖实际外资是多少？"])
+    out = condense_with_llm(model, "那2021年呢？", turns("2022年平湖实际外资是多少？"))
+    assert out == "2021年平湖实际外资是多少？"

@@ -12,23 +12,42 @@ from ui import render
 
 pytestmark = pytest.mark.unit
 
-PASSAGE = "截至2022年底，共有外资企业512家。<script>alert(1)</script>2022年实际外资达到41414万美元。"
+PASSAGE = (
+    "截至2022年底，共有外资企业512家。<script>alert(1)</script>2022年实际外资达到41414万美元。"
+)
 QUOTE = "2022年实际外资达到41414万美元。"
 
 
 def chunk(text: str, cid: str = "c1", source: str = "000_x.txt", start: int = 100) -> Chunk:
     return Chunk(
-        id=cid, source=source, article=0, title="新时代<b>外资</b>", date="2023-03-01",
-        start=0, end=len(text), text=text, orig_start=start, orig_end=start + len(text) + 7,
+        id=cid,
+        source=source,
+        article=0,
+        title="新时代<b>外资</b>",
+        date="2023-03-01",
+        start=0,
+        end=len(text),
+        text=text,
+        orig_start=start,
+        orig_end=start + len(text) + 7,
     )
 
 
 def citation(passage: str = PASSAGE, quote: str = QUOTE, n: int = 1, cid: str = "c1") -> Citation:
     qs = passage.index(quote)
     return Citation(
-        n=n, source="000_x.txt", article=0, title="新时代<b>外资</b>", date="2023-03-01",
-        start=100, end=100 + len(passage) + 7, passage=passage, quote=quote,
-        quote_start=qs, quote_end=qs + len(quote), chunk_id=cid,
+        n=n,
+        source="000_x.txt",
+        article=0,
+        title="新时代<b>外资</b>",
+        date="2023-03-01",
+        start=100,
+        end=100 + len(passage) + 7,
+        passage=passage,
+        quote=quote,
+        quote_start=qs,
+        quote_end=qs + len(quote),
+        chunk_id=cid,
     )
 
 
@@ -40,10 +59,17 @@ def answer(**kw: object) -> Answer:
         citations=(citation(),),
         hits=(
             Hit(chunk=chunk(PASSAGE), rank=1, score=0.0328, dense_rank=1, bm25_rank=2),
-            Hit(chunk=chunk("其他段落<i>x</i>", cid="c2", source="001_y.txt"), rank=2,
-                score=0.0161, dense_rank=None, bm25_rank=1),
+            Hit(
+                chunk=chunk("其他段落<i>x</i>", cid="c2", source="001_y.txt"),
+                rank=2,
+                score=0.0161,
+                dense_rank=None,
+                bm25_rank=1,
+            ),
         ),
-        lang="zh", answerer="extractive", mode="hybrid",
+        lang="zh",
+        answerer="extractive",
+        mode="hybrid",
         timings_ms={"embed+dense": 12.5, "bm25": 1.0, "answer": 0.5, "total": 14.0},
     )
     base.update(kw)
@@ -127,8 +153,11 @@ def test_refusal_with_empty_text_still_shows_something():
 
 def test_interpreted_as_verification_notice_and_timings():
     v = Verification(
-        checked=True, citations_checked=2, numbers_checked=3,
-        failures=("number 999 not in [2]",), dropped=("它增长了<b>999</b>。",),
+        checked=True,
+        citations_checked=2,
+        numbers_checked=3,
+        failures=("number 999 not in [2]",),
+        dropped=("它增长了<b>999</b>。",),
     )
     a = answer(rewritten_question="2023年<i>呢</i>？", verification=v, notice="used extractive")
     msg = render.answer_message(a, show_timings=True)
@@ -145,6 +174,8 @@ def test_passing_verification_is_not_shown():
 
 
 def test_user_message_is_escaped_and_cut():
-    assert render.user_message("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    assert (
+        render.user_message("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    )
     long = render.user_message("长" * 1000)
     assert long.endswith("… (1000 characters)") and len(long) < 400

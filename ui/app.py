@@ -28,7 +28,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gradio as gr
@@ -114,12 +114,11 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
         i = session.add("assistant", render.pending_message())
         yield "", session.view(), gr.skip(), session
 
+        fallback: str | None = None
         if answerer == "llm":
             available, why = llm_status(settings)
             if not available:
-                session.set(i, render.notice(_llm_hint(why)))
-                yield gr.skip(), session.view(), gr.skip(), session
-                return
+                answerer, fallback = "extractive", _llm_hint(why)
         try:
             final: Answer | None = None
             partial = ""
@@ -144,6 +143,8 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
             session.set(i, render.error_message(GENERIC_ERROR))
             yield gr.skip(), session.view(), gr.skip(), session
             return
+        if fallback:
+            final = replace(final, notice="; ".join(filter(None, (final.notice, fallback))))
         session.set(i, render.answer_message(final, show_timings=show_timings))
         session.answers[i] = final
         session.turns.append(Turn(question=text, answer=final.text))
@@ -196,6 +197,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
                     placeholder="问一个关于资料的问题 · Ask a question about the documents",
                 )
                 msg = gr.Textbox(
+                    label="Question",
                     show_label=False,
                     placeholder="输入问题后按回车 · Type a question and press Enter",
                     elem_id="rag-input",
@@ -368,7 +370,21 @@ def launch(
     print("Loading the index…", file=sys.stderr, flush=True)
     pipeline.ensure_index(progress=TerminalProgress())
     print(f"Index ready in {time.perf_counter() - t0:.1f} s.", file=sys.stderr, flush=True)
-    serve(pipeline, allow_remote=allow_remote, auth=auth, open_browser=open_browser, block=True)
+    app = serve(
+        pipeline, allow_remote=allow_remote, auth=auth, open_browser=open_browser, block=False
+    )
+    # The page is up; now load the models, so the first question need not
+    # wait for them (one asked meanwhile waits: the embedder loads under a lock).
+    warm_up(pipeline)
+    app.block_thread()
+
+
+def warm_up(pipeline: Pipeline) -> None:
+    """Load the models now, so the first visitor does not wait for them."""
+    try:
+        pipeline.ask(EXAMPLES[0])
+    except Exception:  # a failure here shows again, in the chat, on first use
+        log.warning("warm-up question failed", exc_info=True)
 
 
 def _theme() -> gr.themes.Base:

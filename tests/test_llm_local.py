@@ -1,0 +1,100 @@
+"""The real local model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M via llama.cpp)
+answering seed questions over the real index, with verified citations.
+
+Skipped with a reason when llama-cpp-python or the model parts are missing.
+The first run builds the index (about a minute).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import pytest
+
+from rag.config import Settings
+from rag.llm import llm_status
+from rag.llm_answer import MAX_PASSAGES, LLMAnswerer
+from rag.types import Answer, Hit
+
+pytestmark = pytest.mark.llm
+
+
+def _skip_reason() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (bash scripts/setup.sh --llm)"
+    ok, message = llm_status(Settings.load(llm_backend="local"))
+    return None if ok else message
+
+
+_REASON = _skip_reason()
+if _REASON:
+    pytest.skip(_REASON, allow_module_level=True)
+
+
+@functools.cache
+def local_answerer() -> LLMAnswerer:
+    """One answerer (one loaded model) for the whole test session."""
+    return LLMAnswerer(Settings.load(llm_backend="local"))
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from rag.pipeline import Pipeline
+
+    return Pipeline(Settings.load(llm_backend="local"), chat_model=local_answerer().chat_model)
+
+
+def check_verified(ans: Answer) -> None:
+    assert ans.verification is not None and ans.verification.checked
+    assert ans.citations, ans.text
+    for c in ans.citations:
+        assert f"[{c.n}]" in ans.text
+        assert c.passage[c.quote_start:c.quote_end] == c.quote
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "expected"),
+    [
+        ("2022年平湖实际外资是多少？", "zh", ("41414", "4.14")),
+        ("平湖有多少家日资企业？", "zh", ("114",)),
+        ("How much actual FDI was there in 2022?", "en", ("41414", "41,414", "4.14", "414.1")),
+    ],
+)
+def test_local_model_answers_seed_questions(pipeline, question, lang, expected):
+    hits = pipeline.search(question)
+    given = " ".join(h.chunk.text for h in hits[:MAX_PASSAGES])
+    assert any(e in given for e in expected if e.isdigit()), (
+        f"retrieval miss: no passage among the top {MAX_PASSAGES} for {question!r} holds {expected[0]} "
+        f"(the answerer cannot be right; see the retriever)"
+    )
+    ans = local_answerer().answer(question, hits, lang)  # type: ignore[arg-type]
+    assert not ans.refused, ans
+    assert any(e in ans.text for e in expected), ans.text
+    check_verified(ans)
+
+
+def test_local_model_answers_from_the_right_passage(pipeline):
+    """Independent of retrieval: the passage with the answer among distractors."""
+    question = "2022年平湖实际外资是多少？"
+    chunks = pipeline.index.chunks
+    gold = next(c for c in chunks if "2022年实际外资（部口径）" in c.text)
+    others = [h.chunk for h in pipeline.search(question) if h.chunk.id != gold.id][:3]
+    hits = [Hit(chunk=c, rank=i + 1, score=1.0) for i, c in enumerate([others[0], gold, *others[1:]])]
+    ans = local_answerer().answer(question, hits, "zh")
+    assert not ans.refused and ("41414" in ans.text or "4.14" in ans.text), ans.text
+    check_verified(ans)
+    assert any("41414" in c.quote for c in ans.citations)
+
+
+def test_local_model_refuses_unanswerable(pipeline):
+    question = "平湖2022年的GDP增速是多少？"
+    ans = local_answerer().answer(question, pipeline.search(question), "zh")
+    assert ans.refused, ans.text
+
+
+def test_local_model_streams(pipeline):
+    question = "平湖有多少家日资企业？"
+    parts = list(local_answerer().stream(question, pipeline.search(question), "zh"))
+    assert isinstance(parts[-1], Answer) and len(parts) > 3
+    assert "first_token" in parts[-1].timings_ms
