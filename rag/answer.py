@@ -48,7 +48,7 @@ _DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|\d{1,2}\s*日")
 _ASK_QUANTITY = re.compile(
     r"多少|几[家个项批次人年月天]|多大|多高|占比|比重|比例|增长|增速|规模|金额|总额|产值|数量|"
     r"\bhow (?:much|many)\b|\bwhat (?:is|was|were) the (?:total|number|amount|share|value|rate)|"
-    r"\bpercent|\bshare\b|\brate\b|\bamount\b|\bnumber of\b",
+    r"\bpercent|\bshare\b|\brate\b|\bamount\b|\bnumber of\b|\bgrowth\b|\bgrow\b|\bincrease\b|\bvalue\b|\btotal\b",
     re.I,
 )
 _ASK_DATE = re.compile(r"哪一?年|何时|什么时候|几月|哪天|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)
@@ -113,8 +113,12 @@ class ExtractiveAnswerer:
             text = hits[c.hit_index].chunk.text[c.start : c.end]
             if any(_overlaps(c, o) or text in hits[o.hit_index].chunk.text[o.start : o.end] for o in chosen):
                 continue
-            # A second sentence must add something the question asks about.
-            extra = self._covered(question, hits, c) - covered
+            # A second sentence must add something the question asks about,
+            # and more than a word found everywhere (the city's name).
+            extra = {
+                w for w in self._covered(question, hits, c) - covered
+                if w.isdigit() or self._weight(w) >= 0.5
+            }
             if extra:
                 chosen.append(c)
                 covered |= extra
@@ -182,8 +186,15 @@ class ExtractiveAnswerer:
 
         out = []
         for idx, ((hi, s, e), t) in enumerate(zip(spans, texts, strict=True)):
+            # 今年/去年 count as the year they mean, given the article date:
+            # "去年实际外资4.8亿" in a 2024 article is no answer about 2022.
             nums = set(_numbers(t))
-            num_part = (len(q_nums & nums) / len(q_nums)) if q_nums else None
+            implied = relative_years(t, hits[hi].chunk.date) - nums
+            # A year only implied (今年 + an estimated article date) counts
+            # for less than one written out.
+            num_part = (
+                (len(q_nums & nums) + 0.6 * len(q_nums & implied)) / len(q_nums) if q_nums else None
+            )
             kind = 1.0
             if counter:
                 kind = 1.0 if _has_count(t, counter, q_nums) else 0.0
@@ -267,6 +278,21 @@ class ExtractiveAnswerer:
         cos = sv @ qv
         # e5 cosines crowd into 0.7-0.9; map that band onto 0..1.
         return [float(min(1.0, max(0.0, (c - 0.75) / 0.15))) for c in cos]
+
+
+_RELATIVE_YEAR = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "当年": 0, "本年": 0, "明年": 1}
+
+
+def relative_years(text: str, date: str | None) -> set[str]:
+    """Years meant by relative expressions, resolved against the article date.
+
+    >>> sorted(relative_years("去年1至11月，今年以来", "2024-01-03"))
+    ['2023', '2024']
+    """
+    if not date or not date[:4].isdigit():
+        return set()
+    year = int(date[:4])
+    return {str(year + off) for word, off in _RELATIVE_YEAR.items() if word in text}
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:

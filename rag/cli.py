@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: translate library errors into one line and exit 1."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        cli.main(args=argv, prog_name="rag", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(n)'s code instead
+        # of raising Exit; dropping it would turn exit 3/1 into 0.
+        rc = cli.main(args=argv, prog_name="rag", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

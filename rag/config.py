@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.types import MODES
+from rag.types import FUSIONS, MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +55,9 @@ class Settings:
     # (2009): it flattens the head of each ranking so one retriever's top
     # hit does not dominate. See rag/fusion.py.
     rrf_k: int = 60
+    # How hybrid mode fuses: "rsf" (relative score fusion, measured better
+    # on this corpus) or "rrf". See rag/fusion.py.
+    fusion: str = "rsf"
 
     answerer: str = "extractive"
     # Evidence score below which the extractive answerer refuses (0..1).
@@ -86,6 +89,8 @@ class Settings:
             raise ConfigError(f"chunk_size must be at least 20 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size // 2:
             raise ConfigError("chunk_overlap must be >= 0 and less than half of chunk_size")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)} (RAG_FUSION), got {self.fusion!r}")
         if self.rrf_k < 1:
             raise ConfigError("rrf_k must be a positive integer")
         if not 0.0 <= self.refusal_threshold <= 1.0:

@@ -394,7 +394,7 @@ class EvalPipeline(Protocol):
 
     def ask(
         self, question: str, *, mode: str | None = None, k: int | None = None,
-        answerer: str | None = None,
+        answerer: str | None = None, fusion: str | None = None,
     ) -> Answer: ...
 
 
@@ -405,6 +405,7 @@ class EvalConfig:
     name: str
     mode: str  # hybrid | dense | bm25 | baseline
     answerer: str = "extractive"
+    fusion: str | None = None  # hybrid only; None: the settings' fusion
 
 
 def compare_configs(mode: str, answerer: str) -> list[EvalConfig]:
@@ -412,6 +413,8 @@ def compare_configs(mode: str, answerer: str) -> list[EvalConfig]:
     order = [mode] + [m for m in ("hybrid", "dense", "bm25") if m != mode]
     suffix = "" if answerer == "extractive" else f"+{answerer}"
     configs = [EvalConfig(f"{m}{suffix}", m, answerer) for m in order]
+    # Hybrid with the other fusion method, so the choice stays measured.
+    configs.insert(1, EvalConfig(f"hybrid-rrf{suffix}", "hybrid", answerer, fusion="rrf"))
     configs.append(EvalConfig(f"langchain-baseline{suffix}", BASELINE_MODE, answerer))
     return configs
 
@@ -448,7 +451,9 @@ def run_config(
                 hits = baseline.search(item.question, k)
                 ans = answerer.answer(item.question, hits, detect_lang(item.question))
             else:
-                ans = pipeline.ask(item.question, mode=config.mode, k=k, answerer=config.answerer)
+                ans = pipeline.ask(
+                    item.question, mode=config.mode, k=k, answerer=config.answerer, fusion=config.fusion
+                )
         except (GenerationError, InputError) as e:
             results.append(error_result(item, str(e), _ms(t0)))
             continue

@@ -1,4 +1,7 @@
-"""Reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009).
+"""Fusing the dense and BM25 rankings: reciprocal rank fusion and relative
+score fusion.
+
+Reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009):
 
     fused(d) = sum over rankings r that contain d of  w_r / (k + rank_r(d))
 
@@ -13,6 +16,24 @@ gain from favouring either side (see docs/measurements.md).
 Worked example, k = 60: dense ranks [a, b, c], BM25 ranks [c, a]:
     a: 1/61 + 1/62 = 0.032522    c: 1/63 + 1/61 = 0.032266    b: 1/62 = 0.016129
 so the order is a, c, b.
+
+Relative score fusion (the default here; `fusion = "rrf"` selects RRF):
+
+    fused(d) = sum over rankings r of  w_r * (s_r(d) - min_r) / (max_r - min_r)
+
+with min/max over the candidates ranking r returned (0 for a document it
+did not return). It keeps what ranks throw away: how far ahead the leader
+is. On this corpus BM25 often puts the passage holding the exact term
+(实际外资, 2022) first by a wide margin while the small dense model ranks it
+outside its top 30; RRF then prefers passages both sides rank middling,
+relative scores keep the clear BM25 winner. Measured over the eval set
+(docs/measurements.md): hit@1 0.72 vs 0.63, hit@5 0.88 vs 0.84, MRR 0.78
+vs 0.71; equal weights, not tuned (0.4-0.6 for dense all score alike).
+
+Worked example: dense scores a 0.90, b 0.85, c 0.80 -> 1.0, 0.5, 0.0;
+BM25 scores c 12.0, a 3.0 -> c 1.0, a 0.0. Equal weights 0.5:
+    a: 0.5*1.0 + 0.5*0.0 = 0.50   c: 0.5*0.0 + 0.5*1.0 = 0.50   b: 0.5*0.5 = 0.25
+a and c tie and keep their first-seen order: a, c, b.
 """
 
 from __future__ import annotations
@@ -40,6 +61,33 @@ def rrf(rankings: Sequence[Sequence[K]], k: int = 60, weights: Sequence[float] |
     for r, ranking in enumerate(rankings):
         for i, item in enumerate(ranking, start=1):
             score[item] = score.get(item, 0.0) + w[r] / (k + i)
+            best[item] = min(best.get(item, i), i)
+            first.setdefault(item, len(first))
+    return sorted(score.items(), key=lambda x: (-x[1], best[x[0]], first[x[0]]))
+
+
+def relative_score_fusion(
+    scored: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float] | None = None
+) -> list[tuple[K, float]]:
+    """Fuse [(item, score)] lists (best first) by min-max normalised scores.
+
+    A list with one item (or all scores equal) gives each of its items 1.0.
+    Ties are broken by the item's best rank in any list, then first seen.
+    """
+    w = list(weights) if weights is not None else [1.0 / max(len(scored), 1)] * len(scored)
+    if len(w) != len(scored):
+        raise ValueError("one weight per ranking")
+    score: dict[K, float] = {}
+    best: dict[K, int] = {}
+    first: dict[K, int] = {}
+    for r, ranking in enumerate(scored):
+        if not ranking:
+            continue
+        values = [s for _, s in ranking]
+        lo, hi = min(values), max(values)
+        for i, (item, s) in enumerate(ranking, start=1):
+            norm = (s - lo) / (hi - lo) if hi > lo else 1.0
+            score[item] = score.get(item, 0.0) + w[r] * norm
             best[item] = min(best.get(item, i), i)
             first.setdefault(item, len(first))
     return sorted(score.items(), key=lambda x: (-x[1], best[x[0]], first[x[0]]))

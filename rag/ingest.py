@@ -161,7 +161,7 @@ def documents_from_text(
     digest: str = "",
 ) -> list[Document]:
     spans = split_articles(text, articles)
-    docs = []
+    docs: list[Document] = []
     for i, (start, end, title, date) in enumerate(spans):
         clean, origin = clean_text(text[start:end], start, furniture)
         if not clean:

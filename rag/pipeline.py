@@ -110,10 +110,10 @@ class Pipeline:
 
     def search(
         self, query: str, *, mode: str | None = None, k: int | None = None,
-        timings: dict[str, float] | None = None,
+        fusion: str | None = None, timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         q = self.check_question(query)
-        s = self.settings.with_(mode=mode, top_k=k)  # validates mode and k
+        s = self.settings.with_(mode=mode, top_k=k, fusion=fusion)  # validates them
         retriever = HybridRetriever(index=self.index, embedder=self.embedder, settings=s)
         return retriever.search(q, timings=timings)
 
@@ -125,9 +125,12 @@ class Pipeline:
         k: int | None = None,
         answerer: str | None = None,
         history: Sequence[Turn] = (),
+        fusion: str | None = None,
     ) -> Answer:
         final: Answer | None = None
-        for part in self.stream(question, mode=mode, k=k, answerer=answerer, history=history, stream=False):
+        for part in self.stream(
+            question, mode=mode, k=k, answerer=answerer, history=history, stream=False, fusion=fusion
+        ):
             if isinstance(part, Answer):
                 final = part
         assert final is not None
@@ -142,6 +145,7 @@ class Pipeline:
         answerer: str | None = None,
         history: Sequence[Turn] = (),
         stream: bool = True,
+        fusion: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield text deltas (generated answers only), then the final Answer."""
         t0 = time.perf_counter()
@@ -160,7 +164,7 @@ class Pipeline:
         query = rewritten or q
         lang = detect_lang(q)
 
-        hits = self.search(query, mode=s.mode, k=s.top_k, timings=timings)
+        hits = self.search(query, mode=s.mode, k=s.top_k, fusion=fusion, timings=timings)
 
         t = time.perf_counter()
         final: Answer | None = None

@@ -7,8 +7,10 @@ typed API the pipeline uses.
 
 - dense: the query embedding against FAISS (inner product = cosine).
 - bm25: jieba words against the stored BM25 statistics.
-- hybrid: each side contributes its top `fetch_k`; reciprocal rank fusion
-  (rag/fusion.py) orders the union. Each Hit keeps both ranks and scores.
+- hybrid: each side contributes its top `fetch_k`; relative score fusion
+  (default) or reciprocal rank fusion (`fusion = "rrf"`, rag/fusion.py)
+  orders the union. Each Hit keeps both ranks and scores and the fused
+  score, so fusion can be debugged.
 
 Left out: reranking with a cross-encoder (no Chinese reranker installs
 from a registry here).
@@ -27,7 +29,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.config import Settings
-from rag.fusion import rrf
+from rag.fusion import relative_score_fusion, rrf
 from rag.store import Index
 from rag.tokenize import default_tokenizer
 from rag.types import Hit
@@ -74,8 +76,10 @@ class HybridRetriever(BaseRetriever):
             order = dense[:k]
         elif mode == "bm25":
             order = lex[:k]
-        else:
+        elif s.fusion == "rrf":
             order = rrf([[i for i, _ in dense], [i for i, _ in lex]], k=s.rrf_k)[:k]
+        else:
+            order = relative_score_fusion([dense, lex])[:k]
         hits = []
         for rank, (i, score) in enumerate(order, start=1):
             dr = d_rank.get(i)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 Lang = Literal["zh", "en"]
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+FUSIONS: tuple[str, ...] = ("rsf", "rrf")
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,7 @@ class StubPipeline:
         return StubAnswerer()
 
     def ask(self, question: str, *, mode: str | None = None, k: int | None = None,
-            answerer: str | None = None) -> Answer:
+            answerer: str | None = None, fusion: str | None = None) -> Answer:
         self.asked.append((question, mode, k))
         if self.fail_on and self.fail_on in question:
             raise GenerationError("backend timed out")
@@ -303,17 +303,18 @@ def test_compare_runs_every_mode_and_the_langchain_baseline(tmp_path: Path) -> N
     (docs / "s1.txt").write_text("共有日资企业114家，投资总额31亿美元。\n", encoding="utf-8")
     p = StubPipeline(docs, PASSAGES)
     configs = compare_configs("hybrid", "extractive")
-    assert [c.name for c in configs] == ["hybrid", "dense", "bm25", "langchain-baseline"]
+    assert [c.name for c in configs] == ["hybrid", "hybrid-rrf", "dense", "bm25", "langchain-baseline"]
+    assert [c.fusion for c in configs] == [None, "rrf", None, None, None]
     assert [c.name for c in compare_configs("bm25", "llm")][0] == "bm25+llm"
     out = tmp_path / "out"
     run = run_eval(p, stub_items(), configs, k=2, out_dir=out)
     assert {m for _, m, _ in p.asked} == {"hybrid", "dense", "bm25"}
     base = run.results["langchain-baseline"]
     assert base[0].hits[0]["source"] == "s0.txt" and base[0].hit_rank == 1
-    for name in ("hybrid", "dense", "bm25", "langchain-baseline"):
+    for name in ("hybrid", "hybrid-rrf", "dense", "bm25", "langchain-baseline"):
         assert (out / f"results-{name}.jsonl").exists()
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert [c["name"] for c in report["configs"]] == ["hybrid", "dense", "bm25", "langchain-baseline"]
+    assert [c["name"] for c in report["configs"]] == ["hybrid", "hybrid-rrf", "dense", "bm25", "langchain-baseline"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| langchain-baseline |" in md
 

@@ -62,3 +62,30 @@ def test_stop_words_and_punctuation_are_dropped_numbers_kept() -> None:
     words = default_tokenizer().words("平湖的实际外资是多少？ＡＢＢ 41414")
     assert "的" not in words and "多少" not in words and "？" not in words
     assert "abb" in words and "41414" in words
+
+
+# ------------------------------------------------------ relative score fusion
+def test_relative_score_fusion_worked_example() -> None:
+    from rag.fusion import relative_score_fusion
+
+    dense = [("a", 0.90), ("b", 0.85), ("c", 0.80)]
+    bm25 = [("c", 12.0), ("a", 3.0)]
+    fused = relative_score_fusion([dense, bm25])
+    assert [x for x, _ in fused] == ["a", "c", "b"]
+    assert [round(s, 6) for _, s in fused] == [0.5, 0.5, 0.25]
+
+
+def test_relative_score_fusion_keeps_a_clear_single_side_winner() -> None:
+    """The case RRF loses: BM25 ranks x first by a wide margin, dense ranks
+    it 4th; y is second on both sides."""
+    from rag.fusion import relative_score_fusion, rrf
+
+    dense = [("z", 0.86), ("y", 0.84), ("w", 0.80), ("x", 0.75), ("v", 0.70)]
+    bm25 = [("x", 16.8), ("y", 7.4), ("w", 7.2)]
+    # RRF: y = 2/62 = 0.032258 beats x = 1/61 + 1/64 = 0.032018.
+    assert rrf([[i for i, _ in dense], [i for i, _ in bm25]])[0][0] == "y"
+    fused = dict(relative_score_fusion([dense, bm25]))
+    # x: 0.5 * 0.05/0.16 + 0.5 * 1 = 0.65625; z: 0.5; y: 0.4375 + 0.5 * 0.2/9.6
+    assert round(fused["x"], 5) == 0.65625
+    assert round(fused["y"], 5) == 0.44792
+    assert [k for k, _ in relative_score_fusion([dense, bm25])][:3] == ["x", "z", "y"]
