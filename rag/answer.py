@@ -54,6 +54,10 @@ _ASK_QUANTITY = re.compile(
 _ASK_DATE = re.compile(r"哪一?年|何时|什么时候|几月|哪天|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)
 
 
+# Sentences scored by the embedder for an English question (see rank_sentences).
+_DENSE_SENTENCES = 16
+
+
 @dataclass(frozen=True)
 class _Candidate:
     hit_index: int
@@ -79,6 +83,12 @@ class ExtractiveAnswerer:
         # Corpus idf (from the BM25 statistics): words found everywhere,
         # like the city's name, say little about which sentence answers.
         self.idf = idf
+
+    def _in_corpus(self, term: str) -> bool:
+        if self.idf is None:
+            return True
+        # The idf of a word no passage contains is the maximum possible one.
+        return self.idf(term) < self.idf("\x00")
 
     def _weight(self, term: str) -> float:
         w = _term_weight(term)
@@ -151,6 +161,11 @@ class ExtractiveAnswerer:
         tok = default_tokenizer()
         q_nums = set(_numbers(q))
         terms = [t for t in dict.fromkeys(tok.query_words(q)) if t not in q_nums]
+        if lang == "en":
+            # English words the glossary did not translate ("have", "end")
+            # can only match the few English names in Chinese text; when
+            # the corpus never uses them they say nothing about a sentence.
+            terms = [t for t in terms if not (t.isascii() and t.isalpha()) or self._in_corpus(t)]
         weights = {t: self._weight(t) for t in terms}
         total_w = sum(weights.values())
         wants_qty = bool(_ASK_QUANTITY.search(q))
@@ -176,13 +191,21 @@ class ExtractiveAnswerer:
             near = sum(w for term, w in weights.items() if term not in t and term in passages[hi])
             term_scores.append((got + 0.5 * near) / total_w)
 
-        # Dense sentence similarity when words alone cannot tell (English
-        # questions, or Chinese ones phrased very differently).
-        lexical_best = max(term_scores) if term_scores else 0.0
         dense_scores = [0.0] * len(spans)
-        use_dense = self.embedder is not None and lang == "en" and lexical_best < 0.3
+        # English questions share few exact words with Chinese passages, so
+        # meaning (dense) always counts for them; for Chinese, words do.
+        use_dense = self.embedder is not None and lang == "en"
         if use_dense:
-            dense_scores = self._dense(question, [hits[hi].chunk.text[s:e] for hi, s, e in spans])
+            # Embedding every sentence of five passages costs seconds on a
+            # CPU; the sentences of the best-ranked passages and those with
+            # the most question words are where the answer is.
+            order = sorted(
+                range(len(spans)),
+                key=lambda i: (-(term_scores[i] + 0.2 / math.sqrt(hits[spans[i][0]].rank)), i),
+            )[:_DENSE_SENTENCES]
+            sims = self._dense(question, [hits[spans[i][0]].chunk.text[spans[i][1] : spans[i][2]] for i in order])
+            for i, sim in zip(order, sims, strict=True):
+                dense_scores[i] = sim
 
         out = []
         for idx, ((hi, s, e), t) in enumerate(zip(spans, texts, strict=True)):
@@ -209,7 +232,7 @@ class ExtractiveAnswerer:
             # Words dominate for Chinese questions, meaning for English ones.
             # Kind and numbers only scale it: without topical support a
             # sentence that merely holds a number is no evidence.
-            sem = max(lex, dense) if use_dense else lex
+            sem = max(lex, 0.5 * (lex + dense)) if use_dense else lex
             evidence = sem * (0.6 + 0.4 * kind)
             if num_part is not None:
                 evidence *= 0.6 + 0.4 * num_part
