@@ -87,7 +87,7 @@ class ExtractiveAnswerer:
     def _in_corpus(self, term: str) -> bool:
         if self.idf is None:
             return True
-        # The idf of a word no passage contains is the maximum possible one.
+        # A word no passage contains has the largest possible idf.
         return self.idf(term) < self.idf("\x00")
 
     def _weight(self, term: str) -> float:
@@ -162,12 +162,14 @@ class ExtractiveAnswerer:
         q_nums = set(_numbers(q))
         terms = [t for t in dict.fromkeys(tok.query_words(q)) if t not in q_nums]
         if lang == "en":
-            # English words the glossary did not translate ("have", "end")
-            # can only match the few English names in Chinese text; when
-            # the corpus never uses them they say nothing about a sentence.
+            # English words the glossary did not translate can only match
+            # the few English names in Chinese text; when the corpus never
+            # uses them they say nothing about any sentence.
             terms = [t for t in terms if not (t.isascii() and t.isalpha()) or self._in_corpus(t)]
         weights = {t: self._weight(t) for t in terms}
         total_w = sum(weights.values())
+        # Terms specific enough to anchor an answer (not the city's name).
+        anchors = [t for t, w in weights.items() if w >= 0.5]
         wants_qty = bool(_ASK_QUANTITY.search(q))
         wants_date = bool(_ASK_DATE.search(q))
         counter = _asked_counter(q)
@@ -232,7 +234,11 @@ class ExtractiveAnswerer:
             # Words dominate for Chinese questions, meaning for English ones.
             # Kind and numbers only scale it: without topical support a
             # sentence that merely holds a number is no evidence.
-            sem = max(lex, 0.5 * (lex + dense)) if use_dense else lex
+            sem = max(lex, dense) if use_dense else lex
+            if use_dense and not any(a in passages[hi] for a in anchors):
+                # Meaning alone, with no specific word of the question in
+                # the passage, is how unanswerable English questions look.
+                sem *= 0.5
             evidence = sem * (0.6 + 0.4 * kind)
             if num_part is not None:
                 evidence *= 0.6 + 0.4 * num_part
