@@ -65,6 +65,7 @@ class _Candidate:
     end: int
     score: float
     evidence: float
+    kind: float = 1.0  # holds what the question asks for (a count, a date...)
 
 
 class ExtractiveAnswerer:
@@ -119,6 +120,8 @@ class ExtractiveAnswerer:
             if len(chosen) >= self.max_sentences:
                 break
             if c.score < 0.85 * cands[0].score or c.evidence < self.settings.refusal_threshold:
+                continue
+            if c.kind < 1.0:  # a second sentence must hold the asked kind too
                 continue
             text = hits[c.hit_index].chunk.text[c.start : c.end]
             if any(_overlaps(c, o) or text in hits[o.hit_index].chunk.text[o.start : o.end] for o in chosen):
@@ -235,7 +238,11 @@ class ExtractiveAnswerer:
             # Kind and numbers only scale it: without topical support a
             # sentence that merely holds a number is no evidence.
             sem = max(lex, dense) if use_dense else lex
-            if use_dense and not any(a in passages[hi] for a in anchors):
+            if use_dense and not anchors:
+                # Nothing specific survived translation ("house price"):
+                # the city's name alone is no lexical evidence.
+                sem = dense * 0.5
+            elif use_dense and not any(a in passages[hi] for a in anchors):
                 # Meaning alone, with no specific word of the question in
                 # the passage, is how unanswerable English questions look.
                 sem *= 0.5
@@ -243,7 +250,7 @@ class ExtractiveAnswerer:
             if num_part is not None:
                 evidence *= 0.6 + 0.4 * num_part
             score = evidence + 0.1 * prior
-            out.append(_Candidate(hi, s, e, round(score, 4), round(evidence, 4)))
+            out.append(_Candidate(hi, s, e, round(score, 4), round(evidence, 4), kind))
         out.sort(key=lambda c: (-c.score, c.hit_index, c.start))
         return out
 
@@ -292,7 +299,7 @@ class ExtractiveAnswerer:
             e -= 1
         if e - s < 6:
             return c
-        return _Candidate(c.hit_index, s, e, c.score, c.evidence)
+        return _Candidate(c.hit_index, s, e, c.score, c.evidence, c.kind)
 
     def _dense(self, question: str, sentences: list[str]) -> list[float]:
         import numpy as np
@@ -350,18 +357,21 @@ def _term_weight(term: str) -> float:
 
 
 _COUNTERS = "家个项批次人名位条座幢件台户所"
-_ASKED_COUNTER = re.compile(f"(?:多少|几)([{_COUNTERS}])")
+_UNITS = "美元|欧元|日元|元|亩|吨|平方米|万台"
+_ASKED_COUNTER = re.compile(f"(?:多少|几)(?:万|亿)?({_UNITS}|[{_COUNTERS}])")
 
 
 def _asked_counter(question: str) -> str | None:
-    """The measure word a count question asks for: 多少家 -> 家."""
+    """The measure word or unit a question asks for: 多少家 -> 家,
+    多少美元 / 多少亿元 -> 美元 / 元."""
     m = _ASKED_COUNTER.search(question)
     return m.group(1) if m else None
 
 
 def _has_count(text: str, counter: str, exclude: set[str]) -> bool:
-    """Does text hold a count with that measure word (114家, 1100余人次)?"""
-    for m in re.finditer(rf"(\d+(?:\.\d+)?)\s*(?:余|多)?\s*{counter}", text):
+    """Does text hold a count with that measure word or unit (114家,
+    1100余人次, 1500万美元)?"""
+    for m in re.finditer(rf"(\d+(?:\.\d+)?)\s*(?:余|多)?\s*(?:万|亿)?\s*{counter}", text):
         if m.group(1) not in exclude:
             return True
     return False
