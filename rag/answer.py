@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ _ASK_DATE = re.compile(r"哪一?年|何时|什么时候|几月|哪天|\bwhen\b|\
 
 # Sentences scored by the embedder for an English question (see rank_sentences).
 _DENSE_SENTENCES = 16
+_SENTENCE_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class ExtractiveAnswerer:
         # Corpus idf (from the BM25 statistics): words found everywhere,
         # like the city's name, say little about which sentence answers.
         self.idf = idf
+        self._sentence_vecs: dict[str, list[float]] = {}
+        self._cache_lock = threading.Lock()
 
     def _in_corpus(self, term: str) -> bool:
         if self.idf is None:
@@ -305,10 +309,23 @@ class ExtractiveAnswerer:
         import numpy as np
 
         assert self.embedder is not None
-        qv = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
-        sv = np.asarray(self.embedder.embed_documents(sentences), dtype=np.float32)
-        if sv.size == 0:
+        if not sentences:
             return []
+        qv = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+        # The same passages come back for many questions: embed each
+        # sentence once per process (bounded; plain dict in insertion order).
+        with self._cache_lock:
+            known = {t: self._sentence_vecs[t] for t in sentences if t in self._sentence_vecs}
+        todo = list(dict.fromkeys(t for t in sentences if t not in known))
+        if todo:
+            fresh = dict(zip(todo, self.embedder.embed_documents(todo), strict=True))
+            known.update(fresh)
+            with self._cache_lock:
+                for t, v in fresh.items():
+                    if len(self._sentence_vecs) >= _SENTENCE_CACHE:
+                        self._sentence_vecs.pop(next(iter(self._sentence_vecs)))
+                    self._sentence_vecs[t] = v
+        sv = np.asarray([known[t] for t in sentences], dtype=np.float32)
         qv /= max(float(np.linalg.norm(qv)), 1e-12)
         sv /= np.maximum(np.linalg.norm(sv, axis=1, keepdims=True), 1e-12)
         cos = sv @ qv
