@@ -39,6 +39,7 @@ from typing import Any
 from rag.answerer import make_citation, refusal
 from rag.chunk import split_sentences
 from rag.config import Settings
+from rag.dates import relative_years
 from rag.tokenize import default_tokenizer
 from rag.types import Answer, Hit, Lang, Turn, Verification
 
@@ -331,21 +332,6 @@ class ExtractiveAnswerer:
         cos = sv @ qv
         # e5 cosines crowd into 0.7-0.9; map that band onto 0..1.
         return [float(min(1.0, max(0.0, (c - 0.75) / 0.15))) for c in cos]
-
-
-_RELATIVE_YEAR = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "当年": 0, "本年": 0, "明年": 1}
-
-
-def relative_years(text: str, date: str | None) -> set[str]:
-    """Years meant by relative expressions, resolved against the article date.
-
-    >>> sorted(relative_years("去年1至11月，今年以来", "2024-01-03"))
-    ['2023', '2024']
-    """
-    if not date or not date[:4].isdigit():
-        return set()
-    year = int(date[:4])
-    return {str(year + off) for word, off in _RELATIVE_YEAR.items() if word in text}
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:

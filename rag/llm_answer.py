@@ -37,6 +37,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from rag.answerer import make_citation, refusal, refusal_text
 from rag.condense import condense_rule_based, condense_with_llm
 from rag.config import Settings
+from rag.dates import relative_year_note
 from rag.errors import RagError
 from rag.llm import generation_error, make_chat_model
 from rag.types import Answer, Citation, Hit, Lang, Turn
@@ -189,8 +190,13 @@ def format_passages(question: str, hits: Sequence[Hit]) -> str:
     blocks = []
     for n, h in enumerate(hits, start=1):
         c = h.chunk
+        body = trim_passage(c.text, question)
         head = f"[{n}] 《{c.title}》" + (f" ({c.date})" if c.date else "")
-        blocks.append(f"{head}\n{trim_passage(c.text, question)}")
+        # Small models read 去年 in a 2024 article as any year; say which.
+        note = relative_year_note(body, c.date, "zh" if _CJK.search(question) else "en")
+        if note:
+            head += f" [{note}]"
+        blocks.append(f"{head}\n{body}")
     return "\n\n".join(blocks)
 
 

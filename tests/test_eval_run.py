@@ -70,10 +70,10 @@ def test_default_configuration_over_the_whole_set(real_pipeline: Pipeline, tmp_p
 
 
 def test_compare_with_the_langchain_baseline_on_a_sample(real_pipeline: Pipeline, tmp_path: Path) -> None:
-    items = load_qa(QA_FILE)[::8]  # every 8th question: all four rows, quickly
+    items = load_qa(QA_FILE)[::8]  # every 8th question: all five rows, quickly
     out = tmp_path / "cmp"
     run = run_eval(real_pipeline, items, compare_configs("hybrid", "extractive"), k=5, out_dir=out)
-    names = ["hybrid", "dense", "bm25", "langchain-baseline"]
+    names = ["hybrid", "hybrid-rrf", "dense", "bm25", "langchain-baseline"]
     assert [c.name for c in run.configs] == names
     for name in names:
         assert len(run.results[name]) == len(items)
