@@ -13,8 +13,11 @@ How a sentence is scored (each part in 0..1):
 - kind:   does the sentence hold what the question asks for (a quantity
           for 多少/how much, a date for 哪一年/when, ...)?
 - dense:  cosine between the question and the sentence (the same embedder
-          as retrieval), used when the question shares few words with the
-          passages, as English questions over Chinese text do;
+          as retrieval), for English questions, which share few words with
+          Chinese passages (halved when no specific question word is in the
+          passage: that is how unanswerable English questions look);
+- years:  今年/去年 in a sentence count as the years they mean, from the
+          article's date (rag/dates.py), at a discount;
 - prior:  the passage's retrieval rank.
 
 The evidence score of the best sentence decides refusal: below

@@ -274,3 +274,28 @@ def test_chinese_questions_do_not_consult_the_dense_model() -> None:
         "2022年实际外资是多少？", hits_of(WEATHER, ACTUAL), "zh")
     assert emb.queries == []
     assert ans.text == f"{ACTUAL_SENTENCE}[1]"
+
+
+def test_a_relative_year_in_a_later_article_does_not_answer_an_explicit_year(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """去年 in a January 2024 article means 2023: ranked first, it still
+    loses to the passage that states 2022, and only one sentence comes back."""
+    text = "去年1至11月，全市完成实际外资4.8亿美元，同比增长16%。"
+    last_year = Chunk(
+        id=Chunk.make_id("b.txt", 0, text), source="b.txt", article=0, title="回望", date="2024-01-03",
+        start=0, end=len(text), text=text, orig_start=0, orig_end=len(text),
+    )
+    hits = hits_of(last_year, ACTUAL)
+    ans = answerer.answer("2022年实际外资是多少？", hits, "zh")
+    assert "41414" in ans.text and "4.8亿" not in ans.text, ans.text
+    assert [c.source for c in ans.citations] == ["a.txt"]
+    # Asked about 2023, the same passage answers.
+    ans = answerer.answer("2023年实际外资是多少？", hits, "zh")
+    assert "4.8亿" in ans.text, ans.text
+
+
+def test_an_asked_unit_must_be_in_the_answer(answerer: ExtractiveAnswerer) -> None:
+    """多少美元 asks for an amount in dollars: 同比增长10% is no answer."""
+    ans = answerer.answer("2022年实际外资（部口径）达到多少美元？", hits_of(ACTUAL), "zh")
+    assert "41414万美元" in ans.text
