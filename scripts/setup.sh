@@ -37,7 +37,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
-PIP="$VPY -m pip --disable-pip-version-check -q"
+# This machine's pip config names find-links folders that may not exist;
+# pip warns about each of them on every call. Keep every other message.
+pip_() {
+  "$VPY" -m pip --disable-pip-version-check -q "$@" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+PIP=pip_
 
 # torch first and pinned: anything looser pulls a multi-GB CUDA build.
 $PIP install "torch==2.13.0"
