@@ -114,10 +114,6 @@ def list_sources(docs_dir: Path) -> list[Path]:
     return out
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def read_source(path: Path) -> tuple[str | None, str | None]:
     """(text, None) or (None, reason)."""
     try:

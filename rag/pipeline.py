@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -191,5 +191,3 @@ class Pipeline:
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 2)
 
-
-ProgressCallback = Callable[[str, int, int], None]

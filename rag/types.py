@@ -14,12 +14,11 @@ records) and any formatting for display (the CLI and UI do that).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Lang = Literal["zh", "en"]
-Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 FUSIONS: tuple[str, ...] = ("rsf", "rrf")
 
@@ -197,5 +196,3 @@ class Turn:
     question: str
     answer: str
 
-
-History = Sequence[Turn]

@@ -77,7 +77,6 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # ("４１，４１４"); elsewhere it is the Chinese comma ("45.6%，57.5%").
 _FW_THOUSANDS = re.compile(r"(?<=[０-９])，(?=[０-９]{3}(?![０-９]))")
 
-YEAR_RANGE = (1900, 2100)
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,6 @@ class Number:
     @property
     def value(self) -> float:
         return self.mantissa * self.scale
-
-    @property
-    def is_year(self) -> bool:
-        return (
-            not self.percent and self.scale == 1 and self.decimals == 0
-            and YEAR_RANGE[0] <= self.mantissa <= YEAR_RANGE[1]
-        )
 
     def supported_by(self, other: Number) -> bool:
         """True if `other` (from a passage) rounds to this number at its precision."""
