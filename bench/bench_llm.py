@@ -1,7 +1,7 @@
 """Latency of the local generative answerer on this machine.
 
 For a handful of typical seed questions: retrieval (not timed here), then
-LLMAnswerer.stream with the local GGUF model via llama.cpp, measuring time
+GenerativeAnswerer.stream with the local GGUF model via llama.cpp, measuring time
 to first token, total answer time (generation + verification), prompt size
 in tokens (the model's own tokenizer) and answer tokens. Writes
 bench/results/llm.json.
@@ -24,14 +24,15 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rag.answer.generative import GenerativeAnswerer, prompt_text  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.lang import detect_lang  # noqa: E402
-from rag.llm import LlamaCppChat, llm_status  # noqa: E402
-from rag.llm_answer import LLMAnswerer, prompt_text  # noqa: E402
-from rag.types import Answer  # noqa: E402
+from rag.models.chat import llm_status, make_chat_model  # noqa: E402
+from rag.models.llama import LlamaCppChat  # noqa: E402
+from rag.text import detect_lang  # noqa: E402
 
 QUESTIONS = [
     "2022年平湖实际外资是多少？",
@@ -55,8 +56,8 @@ def main() -> int:
         return 2
     from rag.pipeline import Pipeline
 
-    answerer = LLMAnswerer(settings)
-    model = answerer.chat_model
+    model = make_chat_model(settings)
+    answerer = GenerativeAnswerer(model)
     assert isinstance(model, LlamaCppChat)
     t = time.perf_counter()
     _ = model.llama
@@ -64,7 +65,7 @@ def main() -> int:
     pipeline = Pipeline(settings, chat_model=model)
     pipeline.ensure_index()
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for q in QUESTIONS:
         lang = detect_lang(q)
         hits = pipeline.search(q)
@@ -73,16 +74,13 @@ def main() -> int:
         t0 = time.perf_counter()
         first = None
         deltas: list[str] = []
-        final: Answer | None = None
-        for part in answerer.stream(q, hits, lang):
-            if isinstance(part, Answer):
-                final = part
-            else:
-                if first is None:
-                    first = time.perf_counter() - t0
-                deltas.append(part)
+        stream = answerer.run(q, hits, lang)
+        for part in stream:
+            if first is None:
+                first = time.perf_counter() - t0
+            deltas.append(part)
+        final = stream.draft()
         total = time.perf_counter() - t0
-        assert final is not None
         row = {
             "question": q,
             "prompt_tokens": prompt_tokens,

@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from ui_support import (  # noqa: E402
-    ARTIFACTS,
+from rag.config import Settings  # noqa: E402
+from ui.harness import (  # noqa: E402
     BOT,
     INPUT,
     free_port,
@@ -42,8 +42,8 @@ from ui_support import (  # noqa: E402
     wait_http_ok,
 )
 
-from rag.config import Settings  # noqa: E402
-from rag.store import live_build  # noqa: E402
+ARTIFACTS = ROOT / "artifacts"
+from rag.index.build import live_build  # noqa: E402
 
 TARGET_READY_S = 10.0
 TARGET_ANSWER_S = 1.0

@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rag.config import Settings
-from rag.evalset import load_qa
-from rag.evaluate import answer_score
-from rag.lang import detect_lang
+from rag.eval.metrics import answer_score
+from rag.eval.qaset import load_qa
 from rag.pipeline import Pipeline
+from rag.text import detect_lang
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,13 +41,13 @@ def main() -> None:
     p = Pipeline(Settings.load(refusal_threshold=0.0))
     p.ensure_index()
     ans = p.answerer("extractive")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for it in items:
         lang = detect_lang(it.question)
         hits = p.search(it.question)
         cands = ans.rank_sentences(it.question, hits, lang)  # type: ignore[attr-defined]
         ev = cands[0].evidence if cands else 0.0
-        a = ans.answer(it.question, hits, lang)
+        a = ans.run(it.question, hits, lang).draft()
         score, _ = answer_score(it, a.text, a.refused) if it.type != "unanswerable" else (0.0, [])
         rows.append({"id": it.id, "lang": lang, "unanswerable": it.type == "unanswerable",
                      "evidence": round(ev, 4), "correct": score >= 1.0})

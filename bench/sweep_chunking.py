@@ -25,7 +25,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embed import load_embedder
+from rag.models.embed import load_embedder
 from rag.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

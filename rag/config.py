@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.types import FUSIONS, MODES
+from rag.types import ANSWERERS, FUSIONS, MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,7 @@ REFUSAL_EN = "The documents do not contain this information."
 
 
 def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/rag, else ~/.cache/rag; read when Settings are made."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rag"
 
@@ -39,7 +40,7 @@ def default_cache_dir() -> Path:
 class Settings:
     docs_dir: Path = PROJECT_ROOT / "seeds"
     index_dir: Path = PROJECT_ROOT / "index"
-    cache_dir: Path = default_cache_dir()
+    cache_dir: Path = field(default_factory=default_cache_dir)
     embed_model: str = DEFAULT_EMBED_MODEL
     embed_batch_size: int = 16
 
@@ -97,6 +98,10 @@ class Settings:
             raise ConfigError("refusal_threshold must be between 0 and 1 (RAG_REFUSAL_THRESHOLD)")
         if self.max_question_chars < 10:
             raise ConfigError("max_question_chars must be at least 10")
+        if self.answerer not in ANSWERERS:
+            raise ConfigError(
+                f"answerer must be one of {', '.join(ANSWERERS)} (RAG_ANSWERER), got {self.answerer!r}"
+            )
         if self.llm_backend not in ("auto", "local", "openai"):
             raise ConfigError("llm_backend must be auto, local or openai (RAG_LLM_BACKEND)")
         if not 1 <= self.port <= 65535:

@@ -3,6 +3,7 @@
     RagError                  anything the user can act on
     ├── ConfigError           a setting is invalid (bad value, bad combination)
     ├── InputError            a question is empty or too long, a file is bad input
+    │   └── DocumentError     one document cannot be read (the message says why)
     ├── IndexNotReadyError    no index, or a stale one while auto-build is off
     ├── ModelError            a model is missing, corrupt or not installed
     │   └── MissingExtraError an optional extra is needed; says which command installs it
@@ -25,6 +26,10 @@ class ConfigError(RagError):
 
 class InputError(RagError):
     pass
+
+
+class DocumentError(InputError):
+    """One document cannot be read; the message is the reason, without the name."""
 
 
 class IndexNotReadyError(RagError):

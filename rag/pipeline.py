@@ -1,13 +1,19 @@
 """The library's front door: question in, `Answer` out.
 
-`Pipeline` wires the stages together (index -> retrieve -> answer) and
-times each one. The CLI, the UI and the eval runner all call it; none of
-them contains retrieval or answering logic.
-
     p = Pipeline(Settings.load())
-    p.ensure_index()                       # build or refresh if stale
-    ans = p.ask("2022年实际外资是多少？")   # Answer with citations
-    for part in p.stream(q): ...           # str deltas, then the Answer
+    p.ensure_index()                          # build or refresh if stale
+    ans = p.ask("2022年实际外资是多少？")      # Answer with citations
+    stream = p.stream(q)                      # AnswerStream
+    for delta in stream: ...                  # generated text as it arrives
+    ans = stream.answer()
+
+    condense (follow-ups) -> retrieve -> rerank -> answer
+
+`Pipeline` reads `Settings` and gives each component the parameters it
+uses. It also owns the product's policies, the same for the CLI, the page
+and the eval runner: which answerer answers (and the fallback to the
+extractive one, with a visible notice, when no chat model is available),
+when the index is (re)built, and what a question may be.
 
 Slow parts are injected: pass `embedder=` (a langchain Embeddings, e.g.
 `FakeEmbedder`) or `chat_model=` (a langchain chat model) to replace the
@@ -18,22 +24,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Generator, Sequence
+from typing import Any, TypedDict
 
 from langchain_core.embeddings import Embeddings
+from typing_extensions import Unpack
 
-from rag.answer import ExtractiveAnswerer
-from rag.answerer import Answerer
+from rag.answer.base import Answerer
 from rag.config import Settings
-from rag.errors import ConfigError, InputError
-from rag.lang import detect_lang
-from rag.retrieve import HybridRetriever
-from rag.store import BuildReport, Index, ProgressFn, ensure_index
-from rag.types import Answer, Hit, Turn
+from rag.errors import ConfigError, InputError, ModelError
+from rag.index import BuildReport, Index, IndexSpec, ProgressFn, ensure_index
+from rag.index.build import model_id
+from rag.retrieve import RERANKERS, HybridRetriever, Reranker
+from rag.text import detect_lang, elapsed_ms
+from rag.types import ANSWERERS, MODES, Answer, AnswerStream, Draft, Hit, Mode, Turn
 
-ANSWERERS = ("extractive", "llm")
+
+class AskOptions(TypedDict, total=False):
+    """Per-question choices; each defaults to the settings' value."""
+
+    mode: str | None  # hybrid | dense | bm25
+    k: int | None  # passages given to the answerer
+    answerer: str | None  # extractive | llm
+    history: Sequence[Turn]  # earlier turns, for follow-up questions
+    fusion: str | None  # rsf | rrf
 
 
 class Pipeline:
@@ -43,10 +57,12 @@ class Pipeline:
         *,
         embedder: Embeddings | None = None,
         chat_model: Any = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
         self._embedder = embedder
         self._chat_model = chat_model
+        self.reranker = reranker or RERANKERS["none"]
         self._index: Index | None = None
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.RLock()
@@ -55,20 +71,33 @@ class Pipeline:
     # -- components, created on first use ---------------------------------
     @property
     def embedder(self) -> Embeddings:
-        if self._embedder is None:
-            from rag.embed import load_embedder
+        with self._lock:
+            if self._embedder is None:
+                from rag.models.embed import load_embedder
 
-            self._embedder = load_embedder(self.settings)
-        return self._embedder
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def index_spec(self) -> IndexSpec:
+        s = self.settings
+        return IndexSpec(
+            docs_dir=s.docs_dir, index_dir=s.index_dir, chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap, embed_batch_size=s.embed_batch_size,
+        )
 
     def ensure_index(
-        self, progress: ProgressFn | None = None, *, rebuild: bool | None = None
+        self, progress: ProgressFn | None = None, *, force: bool = False, allow_build: bool | None = None
     ) -> BuildReport:
-        """Load the index, building or refreshing it when the seeds, model or
-        settings changed (unless auto-build is off: then IndexNotReadyError)."""
+        """Load the index, building or refreshing it when the documents, model
+        or settings changed (unless auto-build is off: then IndexNotReadyError).
+        `force=True` rebuilds from scratch (`rag index --rebuild`)."""
         with self._lock:
-            allow = self.settings.auto_build if rebuild is None else rebuild
-            index, report = ensure_index(self.settings, self.embedder, allow_build=allow, progress=progress)
+            allow = self.settings.auto_build if allow_build is None else allow_build
+            index, report = ensure_index(
+                self.index_spec, self.embedder, model=model_id(self.embedder, self.settings.embed_model),
+                allow_build=allow or force, force=force, progress=progress,
+            )
             self._index = index
             self.last_build = report
             return report
@@ -80,23 +109,60 @@ class Pipeline:
         assert self._index is not None
         return self._index
 
+    # -- answerers and the fallback policy ---------------------------------
+    def llm_status(self) -> tuple[bool, str]:
+        """Can the llm answerer run here? The message says which model, or how to enable one."""
+        if self._chat_model is not None:
+            return True, "the configured chat model"
+        from rag.models.chat import llm_status
+
+        return llm_status(self.settings)
+
     def answerer(self, name: str | None = None) -> Answerer:
+        """The named answerer, made once (raises ModelError if it cannot run)."""
         name = name or self.settings.answerer
         if name not in ANSWERERS:
             raise ConfigError(f"answerer must be one of {', '.join(ANSWERERS)}, got {name!r}")
         with self._lock:
             if name not in self._answerers:
-                if name == "extractive":
-                    self._answerers[name] = ExtractiveAnswerer(
-                        self.settings, embedder=self.embedder, idf=lambda t: self.index.bm25.idf(t)
-                    )
-                else:
-                    from rag.llm_answer import LLMAnswerer
-
-                    self._answerers[name] = LLMAnswerer(self.settings, chat_model=self._chat_model)
+                self._answerers[name] = self._make_answerer(name)
             return self._answerers[name]
 
-    # -- the three verbs ---------------------------------------------------
+    def _make_answerer(self, name: str) -> Answerer:
+        if name == "extractive":
+            from rag.answer.extractive import ExtractiveAnswerer
+
+            return ExtractiveAnswerer(
+                refusal_threshold=self.settings.refusal_threshold,
+                embedder=self.embedder,
+                idf=lambda t: self.index.bm25.idf(t),
+            )
+        from rag.answer.generative import GenerativeAnswerer
+        from rag.models.chat import generation_error, make_chat_model
+
+        model = self._chat_model if self._chat_model is not None else make_chat_model(self.settings)
+        return GenerativeAnswerer(model, on_error=lambda e: generation_error(e, self.settings))
+
+    def resolve_answerer(self, name: str | None = None) -> tuple[Answerer, str | None]:
+        """The answerer to use and, when it is not the one asked for, why.
+
+        The policy: the llm answerer needs a chat model; without one the
+        extractive answerer answers and the notice says so.
+        """
+        name = name or self.settings.answerer
+        if name == "llm":
+            available, why = self.llm_status()
+            if available:
+                try:
+                    return self.answerer("llm"), None
+                except ModelError as e:
+                    why = str(e)
+            return self.answerer("extractive"), (
+                f"The LLM answerer cannot be used: {why}. The extractive answerer answered instead."
+            )
+        return self.answerer(name), None
+
+    # -- the verbs ---------------------------------------------------------
     def check_question(self, question: str) -> str:
         q = (question or "").strip()
         if not q:
@@ -114,80 +180,74 @@ class Pipeline:
     ) -> list[Hit]:
         q = self.check_question(query)
         s = self.settings.with_(mode=mode, top_k=k, fusion=fusion)  # validates them
-        retriever = HybridRetriever(index=self.index, embedder=self.embedder, settings=s)
-        return retriever.search(q, timings=timings)
+        retriever = HybridRetriever(
+            self.index, self.embedder, fetch_k=s.fetch_k, fusion=s.fusion, rrf_k=s.rrf_k
+        )
+        mode_: Mode = s.mode if s.mode in MODES else "hybrid"  # type: ignore[assignment]
+        hits = retriever.search(q, mode=mode_, k=s.top_k, timings=timings)
+        return self.reranker.rerank(q, hits, s.top_k)
 
-    def ask(
-        self,
-        question: str,
-        *,
-        mode: str | None = None,
-        k: int | None = None,
-        answerer: str | None = None,
-        history: Sequence[Turn] = (),
-        fusion: str | None = None,
-    ) -> Answer:
-        final: Answer | None = None
-        for part in self.stream(
-            question, mode=mode, k=k, answerer=answerer, history=history, stream=False, fusion=fusion
-        ):
-            if isinstance(part, Answer):
-                final = part
-        assert final is not None
-        return final
+    def stream(self, question: str, **options: Unpack[AskOptions]) -> AnswerStream:
+        """Text deltas (generated answers only), then the final Answer.
 
-    def stream(
-        self,
-        question: str,
-        *,
-        mode: str | None = None,
-        k: int | None = None,
-        answerer: str | None = None,
-        history: Sequence[Turn] = (),
-        stream: bool = True,
-        fusion: str | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield text deltas (generated answers only), then the final Answer."""
-        t0 = time.perf_counter()
+        The question and settings are checked now, not on iteration.
+        """
         q = self.check_question(question)
-        s = self.settings.with_(mode=mode, top_k=k)
-        ans_impl = self.answerer(answerer)
-        timings: dict[str, float] = {}
+        s = self.settings.with_(mode=options.get("mode"), top_k=options.get("k"), fusion=options.get("fusion"))
+        impl, notice = self.resolve_answerer(options.get("answerer"))
+        return AnswerStream(self._answer(q, s, impl, notice, options.get("history", ())))
 
+    def _answer(
+        self, q: str, s: Settings, impl: Answerer, notice: str | None, history: Sequence[Turn]
+    ) -> Generator[str, None, Answer]:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
         rewritten = None
         if history:
             t = time.perf_counter()
-            rewritten = ans_impl.condense(q, history)
-            timings["condense"] = _ms(t)
+            rewritten = impl.condense(q, history)
+            timings["condense"] = elapsed_ms(t)
             if rewritten == q:
                 rewritten = None
         query = rewritten or q
-        lang = detect_lang(q)
-
-        hits = self.search(query, mode=s.mode, k=s.top_k, fusion=fusion, timings=timings)
-
+        hits = self.search(query, mode=s.mode, k=s.top_k, fusion=s.fusion, timings=timings)
         t = time.perf_counter()
-        final: Answer | None = None
-        parts: Iterator[str | Answer] = (
-            ans_impl.stream(query, hits, lang) if stream else iter([ans_impl.answer(query, hits, lang)])
-        )
-        for part in parts:
-            if isinstance(part, Answer):
-                final = part
-            else:
-                yield part
-        assert final is not None, "answerer produced no Answer"
-        timings["answer"] = _ms(t)
-        timings["total"] = _ms(t0)
-        yield replace(
-            final,
-            question=q,
+        drafting = impl.run(query, hits, detect_lang(q))
+        yield from drafting
+        draft = drafting.draft()
+        timings["answer"] = elapsed_ms(t)
+        timings["total"] = elapsed_ms(t0)
+        return self._make_answer(q, hits, impl, draft, s.mode, timings, rewritten, notice)
+
+    def answer_hits(self, question: str, hits: Sequence[Hit], *, answerer: str | None = None) -> Answer:
+        """Answer from hits retrieved elsewhere (the eval baseline)."""
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        impl, notice = self.resolve_answerer(answerer)
+        draft = impl.run(q, hits, detect_lang(q)).draft()
+        return self._make_answer(q, hits, impl, draft, "external", {"total": elapsed_ms(t0)}, None, notice)
+
+    def ask(self, question: str, **options: Unpack[AskOptions]) -> Answer:
+        """The whole Answer at once (`stream(...).answer()`)."""
+        return self.stream(question, **options).answer()
+
+    @staticmethod
+    def _make_answer(
+        question: str, hits: Sequence[Hit], impl: Answerer, draft: Draft, mode: str,
+        timings: dict[str, float], rewritten: str | None, notice: str | None,
+    ) -> Answer:
+        notes = "; ".join(n for n in (notice, draft.notice) if n) or None
+        return Answer(
+            question=question,
+            text=draft.text,
+            refused=draft.refused,
+            citations=draft.citations,
+            hits=tuple(hits),
+            lang=detect_lang(question),
+            answerer=impl.name,
+            mode=mode,
+            timings_ms={**draft.timings_ms, **timings},
             rewritten_question=rewritten,
-            mode=s.mode,
-            timings_ms={**final.timings_ms, **timings},
+            verification=draft.verification,
+            notice=notes,
         )
-
-
-def _ms(t0: float) -> float:
-    return round((time.perf_counter() - t0) * 1000.0, 2)
-

@@ -1,26 +1,40 @@
-"""Typed records that flow through the pipeline.
+"""Typed records that flow through the pipeline, and the names of its choices.
 
-    seeds/*.txt -> Document -> Chunk -> (index) -> Hit -> Answer(Citation...)
+    seeds/*.txt -> Document -> Chunk -> (index) -> Hit -> Draft -> Answer(Citation...)
 
 Every record is a frozen dataclass. Provenance travels with the data: a
 `Chunk` knows its source file, article and character span in the cleaned
 `Document.text`, and the span in the original file; a `Citation` carries the
 original-file span and the exact quote. Nothing here does I/O.
 
-Left out on purpose: embeddings (they live in the FAISS index, not on
+The choices a user can make (`Mode`, `FusionName`, `AnswererName`) are
+`Literal` types here, and their tuples (`MODES`, ...) are derived from them,
+so each list of names lives in one place.
+
+`TextStream` is the streaming hand-off: iterating it yields text deltas,
+`result()` drains it and returns the final record (simonw/llm's `Response`
+is the model). An answerer returns a `DraftStream`; only the pipeline turns
+the `Draft` into an `Answer`, as an `AnswerStream`.
+
+Left out on purpose: embeddings (they live in the vector index, not on
 records) and any formatting for display (the CLI and UI do that).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 Lang = Literal["zh", "en"]
-MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
-FUSIONS: tuple[str, ...] = ("rsf", "rrf")
+Mode = Literal["hybrid", "dense", "bm25"]
+FusionName = Literal["rsf", "rrf"]
+AnswererName = Literal["extractive", "llm"]
+MODES: tuple[str, ...] = get_args(Mode)
+FUSIONS: tuple[str, ...] = get_args(FusionName)
+ANSWERERS: tuple[str, ...] = get_args(AnswererName)
 
 
 @dataclass(frozen=True)
@@ -54,15 +68,25 @@ class Document:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-@dataclass(frozen=True)
-class Chunk:
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where a passage comes from: file, article, its title and date.
+
+    Chunks and citations both carry it, so a citation can always name the
+    file, the article and the date a reader needs to judge "今年".
+    """
+
+    source: str  # file name relative to the corpus folder
+    article: int  # 0-based index of the article inside the file
+    title: str
+    date: str | None  # ISO publication date, from the metadata file
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk(Provenance):
     """A passage of a Document; `Document.text[start:end] == text`."""
 
     id: str
-    source: str
-    article: int
-    title: str
-    date: str | None
     start: int
     end: int
     text: str
@@ -101,12 +125,11 @@ class Hit:
     bm25_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return d
+        return asdict(self)
 
 
-@dataclass(frozen=True)
-class Citation:
+@dataclass(frozen=True, kw_only=True)
+class Citation(Provenance):
     """A numbered source of an answer: `[n]` in the answer text points here.
 
     `start`/`end` is the span of the whole cited passage in the original
@@ -115,10 +138,6 @@ class Citation:
     """
 
     n: int
-    source: str
-    article: int
-    title: str
-    date: str | None
     start: int
     end: int
     passage: str
@@ -153,6 +172,19 @@ class Verification:
         d = asdict(self)
         d["ok"] = self.ok
         return d
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer hands the pipeline: the answer without the context
+    (question, hits, mode) the pipeline already knows."""
+
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    verification: Verification | None = None
+    notice: str | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,3 +228,57 @@ class Turn:
     question: str
     answer: str
 
+
+
+R = TypeVar("R")
+
+
+class TextStream(Generic[R]):
+    """Text deltas while they arrive, then one final record.
+
+        stream = pipeline.stream("2022年实际外资是多少？")
+        for delta in stream:        # generated text as it arrives (maybe none)
+            print(delta, end="")
+        answer = stream.result()    # drains what is left; the final record
+
+    Wraps a generator that yields `str` and returns the record. Iterating
+    twice continues where the first iteration stopped; `result()` may be
+    called any number of times.
+    """
+
+    def __init__(self, gen: Generator[str, None, R]) -> None:
+        self._gen = gen
+        self._result: R | None = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._it = self._run()
+
+    def _run(self) -> Iterator[str]:
+        result = yield from self._gen
+        self._result = result
+        self._done = True
+
+    def __iter__(self) -> Iterator[str]:
+        return self._it
+
+    def result(self) -> R:
+        with self._lock:
+            for _ in self._it:
+                pass
+        if not self._done:
+            raise RuntimeError("the stream ended without a result")
+        return self._result  # type: ignore[return-value]
+
+
+class DraftStream(TextStream[Draft]):
+    """An answerer's output: text deltas, then the `Draft`."""
+
+    def draft(self) -> Draft:
+        return self.result()
+
+
+class AnswerStream(TextStream[Answer]):
+    """The pipeline's output: text deltas, then the `Answer`."""
+
+    def answer(self) -> Answer:
+        return self.result()

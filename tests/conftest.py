@@ -6,11 +6,14 @@
   FAISS index over the seeds, built once per session in a temp folder
   (integration tier). The converted model is cached in ~/.cache/rag/models
   (RAG_CACHE_DIR), so only the first session on a machine converts it.
+- `real_url`: the chat page for `real_pipeline`, served on a free loopback
+  port for the module that asks for it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag.config import Settings  # noqa: E402
-from rag.embed import FakeEmbedder  # noqa: E402
+from rag.models.fake import FakeEmbedder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +52,11 @@ def real_pipeline(real_settings: Settings) -> Pipeline:
     p = Pipeline(real_settings)
     p.ensure_index()
     return p
+
+
+@pytest.fixture(scope="module")
+def real_url(real_pipeline: Pipeline) -> Iterator[str]:
+    from ui.harness import running_app
+
+    with running_app(real_pipeline) as url:
+        yield url

@@ -28,7 +28,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gradio as gr
@@ -83,27 +83,16 @@ class ChatSession:
         return [dict(m) for m in self.messages]
 
 
-def llm_status(settings: Settings) -> tuple[bool, str]:
-    """Whether the LLM answerer can run, and a message saying how to enable it.
+class Handlers:
+    """The page's event handlers: each turns the page's inputs into library
+    calls and rendered outputs. Kept apart from the layout so they can be
+    read (and tested) as plain functions."""
 
-    `rag.llm` is imported here, on demand: the page works without it.
-    """
-    try:
-        from rag.llm import llm_status as status
-    except ImportError as e:
-        return False, f"the LLM answerer is not available in this installation ({e})"
-    try:
-        available, message = status(settings)
-    except RagError as e:
-        return False, str(e)
-    return bool(available), str(message)
-
-
-def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> gr.Blocks:
-    """The chat page for `pipeline`, with queueing enabled."""
-    settings = pipeline.settings
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
 
     def respond(
+        self,
         message: str, session: ChatSession, mode: str, k: float, answerer: str, show_timings: bool
     ) -> Iterator[tuple[Any, Any, Any, Any]]:
         text = (message or "").strip()
@@ -114,26 +103,16 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
         i = session.add("assistant", render.pending_message())
         yield "", session.view(), gr.skip(), session
 
-        fallback: str | None = None
-        if answerer == "llm":
-            available, why = llm_status(settings)
-            if not available:
-                answerer, fallback = "extractive", _llm_hint(why)
         try:
-            final: Answer | None = None
             partial = ""
-            parts = pipeline.stream(
+            answering = self.pipeline.stream(
                 text, mode=mode, k=int(k), answerer=answerer, history=tuple(session.turns)
             )
-            for part in parts:
-                if isinstance(part, Answer):
-                    final = part
-                elif part:
-                    partial += part
-                    session.set(i, render.pending_message(partial))
-                    yield gr.skip(), session.view(), gr.skip(), session
-            if final is None:
-                raise RuntimeError("the pipeline produced no Answer")
+            for delta in answering:
+                partial += delta
+                session.set(i, render.pending_message(partial))
+                yield gr.skip(), session.view(), gr.skip(), session
+            final = answering.answer()
         except RagError as e:
             session.set(i, render.error_message(str(e)))
             yield gr.skip(), session.view(), gr.skip(), session
@@ -143,40 +122,43 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
             session.set(i, render.error_message(GENERIC_ERROR))
             yield gr.skip(), session.view(), gr.skip(), session
             return
-        if fallback:
-            final = replace(final, notice="; ".join(filter(None, (final.notice, fallback))))
         session.set(i, render.answer_message(final, show_timings=show_timings))
         session.answers[i] = final
         session.turns.append(Turn(question=text, answer=final.text))
         yield gr.skip(), session.view(), render.sources_panel(final), session
 
-    def clear() -> tuple[str, list[Message], str, ChatSession]:
+    def clear(self) -> tuple[str, list[Message], str, ChatSession]:
         return "", [], render.EMPTY_PANEL, ChatSession()
 
-    def show_sources(session: ChatSession, evt: gr.SelectData) -> Any:
+    def show_sources(self, session: ChatSession, evt: gr.SelectData) -> Any:
         i = evt.index if isinstance(evt.index, int) else None
         for j in (i, None if i is None else i + 1):  # a question shows its answer's sources
             if j is not None and j in session.answers:
                 return render.sources_panel(session.answers[j])
         return gr.skip()
 
-    def toggle_timings(show: bool, session: ChatSession) -> tuple[list[Message], ChatSession]:
+    def toggle_timings(self, show: bool, session: ChatSession) -> tuple[list[Message], ChatSession]:
         for i, a in session.answers.items():
             session.set(i, render.answer_message(a, show_timings=show))
         return session.view(), session
 
     def choose_answerer(
-        choice: str, session: ChatSession
+        self, choice: str, session: ChatSession
     ) -> tuple[Any, list[Message], ChatSession]:
         if choice != "llm":
             return gr.skip(), session.view(), session
-        available, why = llm_status(settings)
+        available, why = self.pipeline.llm_status()
         if available:
             session.add("assistant", render.notice(f"LLM answerer selected: {why}"))
             return gr.skip(), session.view(), session
         session.add("assistant", render.notice(_llm_hint(why)))
         return "extractive", session.view(), session
 
+
+def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> gr.Blocks:
+    """The chat page for `pipeline`, with queueing enabled."""
+    settings = pipeline.settings
+    h = Handlers(pipeline)
     with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
         session = gr.State(ChatSession())
         gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
@@ -212,19 +194,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
                 gr.Examples(
                     examples=[[q] for q in EXAMPLES], inputs=[msg], label="示例问题 · Examples"
                 )
-                with gr.Accordion("设置 · Settings", open=False, elem_id="rag-settings"):
-                    mode = gr.Radio(list(MODES), value=settings.mode, label="Retrieval mode")
-                    top_k = gr.Slider(
-                        1,
-                        TOP_K_MAX,
-                        value=min(settings.top_k, TOP_K_MAX),
-                        step=1,
-                        label="Passages to retrieve (top-k)",
-                    )
-                    answerer = gr.Radio(
-                        list(ANSWERER_CHOICES), value=settings.answerer, label="Answerer"
-                    )
-                    show_timings = gr.Checkbox(False, label="Show timings")
+                mode, top_k, answerer, show_timings = _settings_panel(settings)
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(
                     render.EMPTY_PANEL,
@@ -235,27 +205,27 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
                 )
 
         msg.submit(
-            respond,
+            h.respond,
             inputs=[msg, session, mode, top_k, answerer, show_timings],
             outputs=[msg, chatbot, sources, session],
             api_name="chat",
             show_progress="minimal",
         )
         clear_btn.click(
-            clear, outputs=[msg, chatbot, sources, session], api_name="clear", queue=False
+            h.clear, outputs=[msg, chatbot, sources, session], api_name="clear", queue=False
         )
         chatbot.clear(
-            clear, outputs=[msg, chatbot, sources, session], api_visibility="private", queue=False
+            h.clear, outputs=[msg, chatbot, sources, session], api_visibility="private", queue=False
         )
-        chatbot.select(show_sources, inputs=[session], outputs=[sources], api_visibility="private")
+        chatbot.select(h.show_sources, inputs=[session], outputs=[sources], api_visibility="private")
         show_timings.input(
-            toggle_timings,
+            h.toggle_timings,
             inputs=[show_timings, session],
             outputs=[chatbot, session],
             api_visibility="private",
         )
         answerer.input(
-            choose_answerer,
+            h.choose_answerer,
             inputs=[answerer, session],
             outputs=[answerer, chatbot, session],
             api_visibility="private",
@@ -263,6 +233,25 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
 
     app.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUE)
     return app
+
+
+def _settings_panel(settings: Settings) -> tuple[gr.Radio, gr.Slider, gr.Radio, gr.Checkbox]:
+    """The collapsed per-question settings: mode, top-k, answerer, timings."""
+    with gr.Accordion("设置 · Settings", open=False, elem_id="rag-settings"):
+        mode = gr.Radio(list(MODES), value=settings.mode, label="Retrieval mode")
+        top_k = gr.Slider(
+            1,
+            TOP_K_MAX,
+            value=min(settings.top_k, TOP_K_MAX),
+            step=1,
+            label="Passages to retrieve (top-k)",
+        )
+        answerer = gr.Radio(
+            list(ANSWERER_CHOICES), value=settings.answerer, label="Answerer"
+        )
+        show_timings = gr.Checkbox(False, label="Show timings")
+    return mode, top_k, answerer, show_timings
+
 
 
 def _llm_hint(why: str) -> str:

@@ -1,0 +1,87 @@
+"""The `rag` command line. Thin: each command calls the library.
+
+    rag [global options] index | search | ask | chat | eval
+
+One module per command family (index, query, chat, eval); `common` holds
+what they share. Exit status: 0 success; 1 a handled error (one line on
+stderr); 2 a usage error; 3 `rag index` finished but skipped unreadable
+files; 130 interrupted. `main` is the only place where `RagError` becomes
+an exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from rag.cli.chat import chat
+from rag.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SKIPPED, format_answer
+from rag.cli.eval import eval_command
+from rag.cli.index import index
+from rag.cli.query import ask, search
+from rag.errors import RagError
+
+__all__ = ["EXIT_SKIPPED", "cli", "format_answer", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--docs", "docs_dir", type=click.Path(path_type=Path), help="Documents folder (.txt/.md). [RAG_DOCS_DIR; default: seeds/]")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder. [RAG_INDEX_DIR; default: index/]")
+@click.option("--model", "embed_model", help="Embedding model: a sentence-transformers name or path. [RAG_EMBED_MODEL]")
+@click.option("--no-build", is_flag=True, help="Never build the index; fail if it is missing or stale. [RAG_AUTO_BUILD=0]")
+@click.option("-v", "--verbose", is_flag=True, help="Show per-stage timings and debug logs.")
+@click.version_option(package_name="rag-zh")
+@click.pass_context
+def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed_model: str | None, no_build: bool, verbose: bool) -> None:
+    """Offline question answering with cited sources over Chinese documents.
+
+    \b
+    Examples:
+      rag index                          build or refresh the index
+      rag ask "2022年平湖实际外资是多少？"
+      rag ask "How much actual FDI was there in 2022?" --json
+      rag search "日资企业" --mode bm25
+      rag chat                           the web page on http://127.0.0.1:7860
+      rag eval --compare                 score the eval set
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"docs_dir": docs_dir, "index_dir": index_dir, "embed_model": embed_model}
+    if no_build:
+        ctx.obj["auto_build"] = False
+    ctx.meta["verbose"] = verbose
+
+
+for _command in (index, search, ask, chat, eval_command):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: translate library errors into one line and exit 1."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        # Without standalone mode click returns ctx.exit(n)'s code instead
+        # of raising Exit; dropping it would turn exit 3/1 into 0.
+        rc = cli.main(args=argv, prog_name="rag", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except RagError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,80 @@
+"""`rag ask` and `rag search`: one question, from the shell."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rag.cli.common import format_answer, mode_and_k, progress_bars, settings_from
+from rag.types import ANSWERERS
+
+
+@click.command()
+@click.argument("query")
+@mode_and_k
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, mode: str | None, top_k: int | None, as_json: bool) -> None:
+    """Show the passages retrieved for QUERY, with dense and BM25 ranks.
+
+    \b
+    Examples:
+      rag search "日资企业" --mode bm25
+      rag search "actual FDI 2022" -k 10 --json
+    """
+    from rag.pipeline import Pipeline
+
+    p = Pipeline(settings_from(ctx, mode=mode, top_k=top_k))
+    p.check_question(query)
+    p.ensure_index(progress=progress_bars())
+    timings: dict[str, float] = {}
+    hits = p.search(query, timings=timings)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [h.to_dict() for h in hits], "timings_ms": timings}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("no passages matched")
+    for h in hits:
+        c = h.chunk
+        dr = h.dense_rank if h.dense_rank is not None else "-"
+        br = h.bm25_rank if h.bm25_rank is not None else "-"
+        click.echo(f"#{h.rank}  score {h.score:.4f}  dense #{dr}  bm25 #{br}  {c.source} [{c.orig_start}:{c.orig_end}] {c.title} ({c.date or 'no date'})")
+        click.echo(f"    {c.text[:160]}{'…' if len(c.text) > 160 else ''}")
+    if ctx.meta.get("verbose"):
+        click.echo("timings (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), err=True)
+
+
+@click.command()
+@click.argument("question")
+@mode_and_k
+@click.option("--answerer", type=click.Choice(ANSWERERS), help="How to answer. [RAG_ANSWERER; default extractive]")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole Answer as JSON (citations, hits, timings, verification).")
+@click.option("--stream/--no-stream", default=True, help="Stream generated tokens (llm answerer).")
+@click.pass_context
+def ask(ctx: click.Context, question: str, mode: str | None, top_k: int | None, answerer: str | None, as_json: bool, stream: bool) -> None:
+    """Answer QUESTION from the documents, with numbered sources.
+
+    \b
+    Examples:
+      rag ask "平湖有多少家日资企业？"
+      rag ask "How much actual FDI was there in 2022?" -k 8 --json
+    """
+    from rag.pipeline import Pipeline
+
+    p = Pipeline(settings_from(ctx, mode=mode, top_k=top_k, answerer=answerer))
+    p.check_question(question)
+    p.ensure_index(progress=progress_bars())
+    answering = p.stream(question)
+    streamed = False
+    if stream and not as_json:
+        for delta in answering:
+            click.echo(delta, nl=False)
+            streamed = True
+    final = answering.answer()
+    if as_json:
+        click.echo(json.dumps(final.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if streamed:
+        click.echo("\n")
+    click.echo(format_answer(final, verbose=bool(ctx.meta.get("verbose"))))

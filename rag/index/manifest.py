@@ -1,0 +1,71 @@
+"""The index manifest: what an index was built from, and whether it still
+matches.
+
+`current_state` fingerprints the inputs (documents, metadata, embedding
+model, chunker settings, BM25 dictionary, format version); a build records
+it in `manifest.json`; `stale_reasons` compares the two and says, in words,
+what changed. An empty list means the index is fresh.
+
+Left out: the index files themselves (rag/index/layout.py, build.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from rag.index.lexicon import resources_digest
+from rag.ingest import METADATA_FILE, list_sources
+
+FORMAT_VERSION = 2
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def current_state(
+    docs_dir: Path, *, model_id: str, chunk_size: int, chunk_overlap: int, store: str
+) -> dict[str, Any]:
+    """What the manifest must match for the index to be fresh."""
+    files = {p.relative_to(docs_dir).as_posix(): file_digest(p) for p in list_sources(docs_dir)}
+    meta = docs_dir / METADATA_FILE
+    return {
+        "format_version": FORMAT_VERSION,
+        "embed_model": model_id,
+        "vector_store": store,
+        "chunker": {"size": chunk_size, "overlap": chunk_overlap},
+        "tokenizer": resources_digest(),
+        "metadata_sha256": file_digest(meta) if meta.exists() else None,
+        "files": files,
+    }
+
+
+def stale_reasons(manifest: dict[str, Any], state: dict[str, Any]) -> list[str]:
+    """What differs between a manifest and the current state, in words."""
+    reasons = []
+    if manifest.get("format_version") != state["format_version"]:
+        reasons.append(f"index format {manifest.get('format_version')} != {state['format_version']}")
+    if manifest.get("embed_model") != state["embed_model"]:
+        reasons.append(f"embedding model changed ({manifest.get('embed_model')} -> {state['embed_model']})")
+    if manifest.get("vector_store") != state["vector_store"]:
+        reasons.append(f"vector store changed ({manifest.get('vector_store')} -> {state['vector_store']})")
+    if manifest.get("chunker") != state["chunker"]:
+        reasons.append(f"chunker settings changed ({manifest.get('chunker')} -> {state['chunker']})")
+    if manifest.get("tokenizer") != state["tokenizer"]:
+        reasons.append("BM25 dictionary or stop words changed")
+    if manifest.get("metadata_sha256") != state["metadata_sha256"]:
+        reasons.append("metadata.toml changed")
+    old = {k: v["sha256"] for k, v in manifest.get("files", {}).items()}
+    new = state["files"]
+    for name in sorted(set(old) | set(new)):
+        if name not in new:
+            reasons.append(f"{name} was removed")
+        elif name not in old:
+            # Files skipped as unreadable are listed with sha256 too, so a
+            # bad file does not trigger a rebuild on every run.
+            reasons.append(f"{name} is new")
+        elif old[name] != new[name]:
+            reasons.append(f"{name} changed")
+    return reasons

@@ -1,0 +1,57 @@
+"""Vector stores: the FAISS store agrees with exact numpy search; both
+save and load without pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.index.vectors import STORES, FaissVectors, NumpyVectors, normalized
+
+pytestmark = pytest.mark.unit
+
+
+def _data(n: int = 200, d: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+
+
+def test_hand_worked_search() -> None:
+    # Unit vectors along x, y and the diagonal; the query is x.
+    m = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    for cls in (FaissVectors, NumpyVectors):
+        store = cls.from_vectors(m)
+        got = store.search(np.array([[1.0, 0.0]], dtype=np.float32), 3)
+        assert [i for i, _ in got] == [0, 2, 1]
+        assert [round(s, 4) for _, s in got] == [1.0, round(1 / np.sqrt(2), 4), 0.0]
+
+
+@pytest.mark.parametrize("k", [1, 5, 50, 500])
+def test_faiss_agrees_with_exact_numpy(k: int) -> None:
+    m = _data()
+    f, n = FaissVectors.from_vectors(m), NumpyVectors.from_vectors(m)
+    for q in _data(5, seed=1):
+        a, b = f.search(q[None, :], k), n.search(q[None, :], k)
+        assert [i for i, _ in a] == [i for i, _ in b]
+        assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+        assert len(a) == min(k, len(m))
+
+
+@pytest.mark.parametrize("name", sorted(STORES))
+def test_save_load_round_trip_without_pickle(tmp_path: Path, name: str) -> None:
+    m = _data(20, 8)
+    store = STORES[name].from_vectors(m)
+    files = store.save(tmp_path)
+    for f in files:
+        assert not (tmp_path / f).read_bytes().startswith(b"\x80")  # no pickle protocol header
+    loaded = STORES[name].load(tmp_path)
+    assert len(loaded) == 20 and loaded.dim == 8
+    assert np.allclose(loaded.vectors(), normalized(m), atol=1e-6)
+
+
+def test_empty_store_and_zero_vectors() -> None:
+    empty = NumpyVectors.from_vectors(np.zeros((0, 4), dtype=np.float32))
+    assert empty.search(np.ones((1, 4), dtype=np.float32), 3) == []
+    z = normalized(np.zeros((2, 3), dtype=np.float32))
+    assert np.all(z == 0)  # stays zero instead of NaN
