@@ -22,7 +22,7 @@ children's real peaks.
    passed so the index is fresh for that folder and no rebuild is timed.
 3. Warm ask: in a fresh worker process (so its peak RSS is not the build's),
    one Pipeline is loaded and warmed with one question, then asked 100
-   questions (the `question` field of evals/qa.jsonl, cycling): p50/p95 of
+   questions (the `question` field of evals/dev.jsonl, cycling): p50/p95 of
    the whole ask, and of retrieval alone (`Pipeline.search`) over the same
    questions; the ask split by question language (English questions with
    little word overlap also embed candidate sentences in the answerer);
@@ -76,9 +76,9 @@ def rss_mb(ru_maxrss: int) -> float:
 
 
 def questions(n: int) -> list[tuple[str, str]]:
-    """(question, lang) of evals/qa.jsonl in file order, cycling to n."""
+    """(question, lang) of evals/dev.jsonl in file order, cycling to n."""
     qs = []
-    with (ROOT / "evals" / "qa.jsonl").open(encoding="utf-8") as f:
+    with (ROOT / "evals" / "dev.jsonl").open(encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 rec = json.loads(line)

@@ -1,18 +1,19 @@
-"""Latency of the local generative answerer on this machine.
+"""Latency of the grounded reader with the local model, end to end.
 
-For a handful of typical seed questions: retrieval (not timed here), then
-GenerativeAnswerer.stream with the local GGUF model via llama.cpp, measuring time
-to first token, total answer time (generation + verification), prompt size
-in tokens (the model's own tokenizer) and answer tokens. Writes
-bench/results/llm.json.
+For a fixed sample of dev questions (every 8th of evals/dev.jsonl, Chinese
+and English): the whole `Pipeline.stream` with the llm answerer and the
+local GGUF model via llama.cpp. Measured per question: time to the first
+answer text the user sees (the first delta of the stream), time to the
+model's first token, the whole answer (retrieval, translation for English,
+generation, checks, a retry when one is needed), evidence size in the
+model's tokens, and the load average. Writes bench/results/llm.json.
 
-    python bench/bench_llm.py [--threads N] [--out bench/results/llm.json]
+    python bench/bench_llm.py [--every 8] [--out bench/results/llm.json]
 
-The system prompt is the same for every question of a language, and
-llama.cpp reuses the evaluated prefix of the previous prompt, so all but
-the first question per language skip evaluating it. The load average is
-recorded because other processes on a 2-core machine change the numbers
-severalfold.
+The system prompt is fixed, so llama.cpp reuses its evaluated tokens for
+every question after the first (the warm-up question is not counted).
+On 2 cores other processes change the numbers severalfold: run it on an
+idle machine and read the recorded load.
 """
 
 from __future__ import annotations
@@ -21,98 +22,91 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from rag.answer.generative import GenerativeAnswerer, prompt_text  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.models.chat import llm_status, make_chat_model  # noqa: E402
-from rag.models.llama import LlamaCppChat  # noqa: E402
-from rag.text import detect_lang  # noqa: E402
+from rag.eval.qaset import load_qa  # noqa: E402
+from rag.models.chat import llm_status  # noqa: E402
 
-QUESTIONS = [
-    "2022年平湖实际外资是多少？",
-    "平湖有多少家日资企业？",
-    "How much actual FDI was there in 2022?",
-    "平湖累计引进了多少家世界500强企业？",
-    "平湖2022年的GDP增速是多少？",  # not in the documents: should refuse
-]
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, round(p / 100 * (len(s) - 1))))]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "llm.json")
+    ap.add_argument("--every", type=int, default=8, help="take every N-th dev question")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llm.json")
     args = ap.parse_args()
 
-    settings = Settings.load(llm_backend="local", llm_threads=args.threads)
+    settings = Settings.load(answerer="llm", llm_backend="local")
     ok, message = llm_status(settings)
     if not ok:
         print(f"skipped: {message}", file=sys.stderr)
         return 2
     from rag.pipeline import Pipeline
 
-    model = make_chat_model(settings)
-    answerer = GenerativeAnswerer(model)
-    assert isinstance(model, LlamaCppChat)
-    t = time.perf_counter()
-    _ = model.llama
-    load_s = time.perf_counter() - t
-    pipeline = Pipeline(settings, chat_model=model)
+    pipeline = Pipeline(settings)
     pipeline.ensure_index()
+    items = load_qa(ROOT / "evals" / "dev.jsonl")[:: args.every]
+    t = time.perf_counter()
+    pipeline.ask("平湖有多少家日资企业？")  # loads the model and evaluates the system prompt once
+    warm_up_s = time.perf_counter() - t
 
     rows: list[dict[str, Any]] = []
-    for q in QUESTIONS:
-        lang = detect_lang(q)
-        hits = pipeline.search(q)
-        prompt_tokens = model.get_num_tokens(prompt_text(answerer.build_messages(q, hits, lang)))
-        load_before = os.getloadavg()[0]
+    for it in items:
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
-        first = None
-        deltas: list[str] = []
-        stream = answerer.run(q, hits, lang)
-        for part in stream:
-            if first is None:
-                first = time.perf_counter() - t0
-            deltas.append(part)
-        final = stream.draft()
+        first_text = None
+        stream = pipeline.stream(it.question)
+        for _ in stream:
+            if first_text is None:
+                first_text = time.perf_counter() - t0
+        ans = stream.answer()
         total = time.perf_counter() - t0
-        row = {
-            "question": q,
-            "prompt_tokens": prompt_tokens,
-            "answer_tokens": model.get_num_tokens("".join(deltas)),
-            "ttft_s": round(first or total, 2),
+        rows.append({
+            "id": it.id, "lang": it.lang, "question": it.question, "refused": ans.refused,
+            "first_text_s": round(first_text if first_text is not None else total, 2),
+            "first_token_s": round(ans.timings_ms.get("first_token", 0.0) / 1000, 2),
             "total_s": round(total, 2),
-            "refused": final.refused,
-            "answer": final.text,
-            "raw": "".join(deltas),
-            "verification_failures": list(final.verification.failures) if final.verification else [],
-            "loadavg_1m": round(load_before, 2),
-        }
-        rows.append(row)
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+            "translate_s": round(ans.timings_ms.get("translate", 0.0) / 1000, 2),
+            "retried": any(f.startswith("attempt 2") or "attempt 1" in f for f in ans.verification.failures)
+            if ans.verification else False,
+            "load_1min": round(load, 2),
+        })
+        print(f"{rows[-1]['first_text_s']:5.1f} {rows[-1]['total_s']:5.1f}s {it.question[:40]}", file=sys.stderr)
+
+    def stats(key: str, subset: list[dict[str, Any]]) -> dict[str, float]:
+        vals = [r[key] for r in subset]
+        return {"p50": round(statistics.median(vals), 2), "p95": round(percentile(vals, 95), 2)} if vals else {}
 
     result = {
-        "model": model.model_path,
+        "questions": len(rows),
+        "warm_up_s": round(warm_up_s, 2),
+        "first_answer_text": stats("first_text_s", rows),
+        "first_model_token": stats("first_token_s", rows),
+        "total": stats("total_s", rows),
+        "total_zh": stats("total_s", [r for r in rows if r["lang"] == "zh"]),
+        "total_en": stats("total_s", [r for r in rows if r["lang"] == "en"]),
         "threads": settings.llm_threads,
-        "n_ctx": model.n_ctx,
-        "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
-        "model_load_s": round(load_s, 2),
-        "questions": rows,
-        "median_ttft_s": sorted(r["ttft_s"] for r in rows)[len(rows) // 2],
-        "median_total_s": sorted(r["total_s"] for r in rows)[len(rows) // 2],
-        "mean_prompt_tokens": round(sum(r["prompt_tokens"] for r in rows) / len(rows)),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_avg_end": [round(x, 2) for x in os.getloadavg()]},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}", file=sys.stderr)
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -12,7 +12,7 @@ score. Then, for each threshold t, it counts:
 by language. A threshold trades false refusals against answers to
 questions the documents cannot answer; the table shows the trade.
 
-    .venv/bin/python bench/refusal_threshold.py [--qa evals/qa.jsonl]
+    .venv/bin/python bench/refusal_threshold.py [--qa evals/dev.jsonl]
 
 Writes bench/results/refusal.json.
 """
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--qa", default=str(ROOT / "evals" / "qa.jsonl"))
+    ap.add_argument("--qa", default=str(ROOT / "evals" / "dev.jsonl"))
     args = ap.parse_args()
     items = load_qa(Path(args.qa))
     p = Pipeline(Settings.load(refusal_threshold=0.0))

@@ -10,7 +10,7 @@ then scores the eval set's answerable items in hybrid mode:
 - acc: extractive answer contains an answer form (as rag eval scores it);
 - refusal: share of unanswerable items refused.
 
-    .venv/bin/python bench/sweep_chunking.py [--qa evals/qa.jsonl] [--sizes 120,160,200,300]
+    .venv/bin/python bench/sweep_chunking.py [--qa evals/dev.jsonl] [--sizes 120,160,200,300]
 
 Writes bench/results/chunking.json and prints a table.
 """
@@ -55,7 +55,7 @@ def _correct(answer: str, item: dict) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--qa", default=str(ROOT / "evals" / "qa.jsonl"))
+    ap.add_argument("--qa", default=str(ROOT / "evals" / "dev.jsonl"))
     ap.add_argument("--sizes", default="120,160,200,300")
     ap.add_argument("--overlaps", default="0.25")
     args = ap.parse_args()

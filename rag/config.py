@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.types import ANSWERERS, FUSIONS, MODES
+from rag.types import ANSWERER_CHOICES, FUSIONS, MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,8 @@ class Settings:
     # on this corpus) or "rrf". See rag/fusion.py.
     fusion: str = "rsf"
 
-    answerer: str = "extractive"
+    # auto: the llm answerer when a chat model is available, else extractive.
+    answerer: str = "auto"
     # Evidence score below which the extractive answerer refuses (0..1).
     # Chosen by measurement on answerable vs unanswerable questions.
     refusal_threshold: float = 0.35
@@ -73,8 +74,9 @@ class Settings:
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
-    llm_max_tokens: int = 256
-    llm_threads: int = 2
+    llm_max_tokens: int = 160
+    # Threads for the local model: the cores this process may use.
+    llm_threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
 
     host: str = "127.0.0.1"
     port: int = 7860
@@ -98,9 +100,9 @@ class Settings:
             raise ConfigError("refusal_threshold must be between 0 and 1 (RAG_REFUSAL_THRESHOLD)")
         if self.max_question_chars < 10:
             raise ConfigError("max_question_chars must be at least 10")
-        if self.answerer not in ANSWERERS:
+        if self.answerer not in ANSWERER_CHOICES:
             raise ConfigError(
-                f"answerer must be one of {', '.join(ANSWERERS)} (RAG_ANSWERER), got {self.answerer!r}"
+                f"answerer must be one of {', '.join(ANSWERER_CHOICES)} (RAG_ANSWERER), got {self.answerer!r}"
             )
         if self.llm_backend not in ("auto", "local", "openai"):
             raise ConfigError("llm_backend must be auto, local or openai (RAG_LLM_BACKEND)")

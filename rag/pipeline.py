@@ -22,6 +22,7 @@ real ones. Construction is cheap; models load on first use.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -36,7 +37,7 @@ from rag.errors import ConfigError, InputError, ModelError
 from rag.index import BuildReport, Index, IndexSpec, ProgressFn, ensure_index
 from rag.index.build import model_id
 from rag.retrieve import RERANKERS, HybridRetriever, Reranker
-from rag.text import detect_lang, elapsed_ms
+from rag.text import detect_lang, elapsed_ms, unsupported_script
 from rag.types import ANSWERERS, MODES, Answer, AnswerStream, Draft, Hit, Mode, Turn
 
 
@@ -136,20 +137,41 @@ class Pipeline:
                 refusal_threshold=self.settings.refusal_threshold,
                 embedder=self.embedder,
                 idf=lambda t: self.index.bm25.idf(t),
+                is_common=self._is_common,
             )
+        from rag.answer.extractive import ExtractiveAnswerer
         from rag.answer.generative import GenerativeAnswerer
         from rag.models.chat import generation_error, make_chat_model
 
         model = self._chat_model if self._chat_model is not None else make_chat_model(self.settings)
-        return GenerativeAnswerer(model, on_error=lambda e: generation_error(e, self.settings))
+        scorer = self.answerer("extractive")
+        assert isinstance(scorer, ExtractiveAnswerer)
+        return GenerativeAnswerer(
+            model, scorer, on_error=lambda e: generation_error(e, self.settings),
+            is_common=self._is_common, in_corpus=scorer.in_corpus,
+        )
+
+    def _is_common(self, word: str) -> bool:
+        """A word in more than a third of the passages names no particular subject."""
+        bm25 = self.index.bm25
+        return bm25.n_docs > 0 and bm25.idf(word) < math.log(1.0 + (2 * bm25.n_docs / 3 + 0.5) / (bm25.n_docs / 3 + 0.5))
 
     def resolve_answerer(self, name: str | None = None) -> tuple[Answerer, str | None]:
         """The answerer to use and, when it is not the one asked for, why.
 
-        The policy: the llm answerer needs a chat model; without one the
-        extractive answerer answers and the notice says so.
+        The policy: `auto` is the llm answerer when a chat model is
+        available, else the extractive one (the Answer says which). An
+        explicit `llm` without a chat model falls back to the extractive
+        answerer, and the notice says why.
         """
         name = name or self.settings.answerer
+        if name == "auto":
+            if self.llm_status()[0]:
+                try:
+                    return self.answerer("llm"), None
+                except ModelError:
+                    pass
+            return self.answerer("extractive"), None
         if name == "llm":
             available, why = self.llm_status()
             if available:
@@ -172,6 +194,12 @@ class Pipeline:
                 f"the question is {len(q)} characters long; the limit is "
                 f"{self.settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)"
             )
+        script = unsupported_script(q)
+        if script:
+            raise InputError(
+                f"questions can be asked in Chinese or English only; this one looks {script} "
+                "(请用中文或英文提问)"
+            )
         return q
 
     def search(
@@ -180,6 +208,9 @@ class Pipeline:
     ) -> list[Hit]:
         q = self.check_question(query)
         s = self.settings.with_(mode=mode, top_k=k, fusion=fusion)  # validates them
+        return self._retrieve(q, s, timings)
+
+    def _retrieve(self, q: str, s: Settings, timings: dict[str, float] | None) -> list[Hit]:
         retriever = HybridRetriever(
             self.index, self.embedder, fetch_k=s.fetch_k, fusion=s.fusion, rrf_k=s.rrf_k
         )
@@ -210,9 +241,21 @@ class Pipeline:
             if rewritten == q:
                 rewritten = None
         query = rewritten or q
-        hits = self.search(query, mode=s.mode, k=s.top_k, fusion=s.fusion, timings=timings)
+        lang = detect_lang(q)
+        translation = None
+        translate = getattr(impl, "translate", None)
+        if lang == "en" and translate is not None:
+            # An English question over Chinese text: retrieve and choose
+            # sentences with its Chinese rendering (cached per question).
+            t = time.perf_counter()
+            translation = translate(query)
+            timings["translate"] = elapsed_ms(t)
+        # The translation finds the Chinese words; the English keeps the
+        # glossary's terms and the names the translation may have lost.
+        search_text = f"{translation} {query}" if translation and translation != query else query
+        hits = self._retrieve(search_text, s, timings)
         t = time.perf_counter()
-        drafting = impl.run(query, hits, detect_lang(q))
+        drafting = impl.run(query, hits, lang, translation=translation)
         yield from drafting
         draft = drafting.draft()
         timings["answer"] = elapsed_ms(t)

@@ -59,9 +59,50 @@ def fold(text: str) -> str:
 
 
 # -- languages -----------------------------------------------------------------
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+
+
+def script_counts(text: str) -> tuple[int, int, int]:
+    """(Latin letters, CJK ideographs, kana and hangul) in `text`."""
+    return (
+        len(_LATIN_LETTER.findall(text)),
+        len(_IDEOGRAPH.findall(text)),
+        len(_KANA_HANGUL.findall(text)),
+    )
+
+
 def detect_lang(text: str) -> Lang:
-    """zh if the text has any CJK ideograph, else en."""
-    return "zh" if has_cjk(text) else "en"
+    """en when most of the letters are Latin, else zh.
+
+    Letters are Latin letters and CJK ideographs, one each, so an English
+    question that names a Chinese company is English and a Chinese question
+    with an acronym is Chinese:
+
+    >>> detect_lang("How much tax did 津上精密 pay in 2022?"), detect_lang("平湖的FDI是多少？")
+    ('en', 'zh')
+
+    A text without letters ("2022?") is zh only if it has ideographs.
+    See `unsupported_script` for Japanese and Korean.
+    """
+    latin, ideographs, _ = script_counts(text)
+    return "en" if latin > ideographs else "zh"
+
+
+def unsupported_script(text: str) -> str | None:
+    """"Japanese" or "Korean" when the text is written in it, else None.
+
+    Kana or hangul make up at least a fifth of the letters (a katakana name
+    in a Chinese question does not count).
+
+    >>> unsupported_script("平湖の日系企業はいくつありますか？"), unsupported_script("평택의 인구는?")
+    ('Japanese', 'Korean')
+    """
+    latin, ideographs, other = script_counts(text)
+    if other < 2 or other * 5 < latin + ideographs + other:
+        return None
+    hangul = len(re.findall(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]", text))
+    return "Korean" if hangul * 2 >= other else "Japanese"
 
 
 # -- sentences -----------------------------------------------------------------
@@ -145,20 +186,26 @@ def normalise_digits(text: str) -> str:
     return _THOUSANDS.sub("", _FW_THOUSANDS.sub("", text).translate(_FULLWIDTH))
 
 
-def extract_numbers(text: str) -> list[Number]:
-    """Every number in `text` with its multiplier (万, 亿, million...) or percent sign."""
-    out: list[Number] = []
+def find_numbers(text: str) -> list[tuple[Number, int]]:
+    """Every number of `text` with its position in `normalise_digits(text)`."""
+    out: list[tuple[Number, int]] = []
     for m in _NUMBER.finditer(normalise_digits(text)):
         digits, unit = m.group(1), (m.group(2) or "").lower()
         unit = re.sub(r"\s+", " ", unit)
-        out.append(Number(
+        num = Number(
             text=re.sub(r"\s+", " ", m.group(0).strip()),
             mantissa=float(digits),
             scale=MULTIPLIERS.get(unit, 1.0),
             decimals=len(digits.split(".")[1]) if "." in digits else 0,
             percent=unit in _PERCENT,
-        ))
+        )
+        out.append((num, m.start()))
     return out
+
+
+def extract_numbers(text: str) -> list[Number]:
+    """Every number in `text` with its multiplier (万, 亿, million...) or percent sign."""
+    return [n for n, _ in find_numbers(text)]
 
 
 def number_tokens(text: str) -> list[str]:

@@ -35,6 +35,9 @@ AnswererName = Literal["extractive", "llm"]
 MODES: tuple[str, ...] = get_args(Mode)
 FUSIONS: tuple[str, ...] = get_args(FusionName)
 ANSWERERS: tuple[str, ...] = get_args(AnswererName)
+# What a user may choose: an answerer, or "auto" (llm when a chat model is
+# available, else extractive).
+ANSWERER_CHOICES: tuple[str, ...] = ("auto", *ANSWERERS)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The default answerer is `auto` (the local model when installed, as in CI);
+# tests choose the llm answerer explicitly where they mean it.
+os.environ.setdefault("RAG_ANSWERER", "extractive")
 
 from rag.config import Settings  # noqa: E402
 from rag.models.fake import FakeEmbedder  # noqa: E402
@@ -31,7 +34,7 @@ SEEDS = ROOT / "seeds"
 
 @pytest.fixture
 def fake_settings(tmp_path: Path) -> Settings:
-    return Settings.load(env={}, docs_dir=SEEDS, index_dir=tmp_path / "index")
+    return Settings.load(env={}, docs_dir=SEEDS, index_dir=tmp_path / "index", answerer="extractive")
 
 
 @pytest.fixture
@@ -44,7 +47,9 @@ def fake_pipeline(fake_settings: Settings) -> Pipeline:
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     env = {k: v for k, v in os.environ.items() if k == "RAG_CACHE_DIR"}
-    return Settings.load(env=env, docs_dir=SEEDS, index_dir=tmp_path_factory.mktemp("real") / "index")
+    return Settings.load(
+        env=env, docs_dir=SEEDS, index_dir=tmp_path_factory.mktemp("real") / "index", answerer="extractive"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """End to end over the real seeds: converted multilingual-e5-small, a real
 FAISS index, BM25, fusion and the extractive answerer.
 
-The questions here are worded independently of evals/qa.jsonl (they ask
+The questions here are worded independently of evals/dev.jsonl and evals/test.jsonl (they ask
 about the same facts in other words), so that passing them says something
 about questions the product has not seen. Each must come back with the
 expected figure and a citation to the file that states it; questions the

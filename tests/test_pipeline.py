@@ -32,16 +32,20 @@ def test_ask_assembles_the_answer_from_the_draft(fake_pipeline: Pipeline) -> Non
 
 
 def test_stream_yields_generated_text_then_the_answer(fake_settings: Settings) -> None:
-    reply = "2022年 实际外资（部口径） 达到 41414万美元[1]。"  # the fake streams word by word
+    # The reader answers in JSON; the fake streams it word by word, and
+    # cites every sentence it was given (the pipeline keeps the supporting one).
+    reply = '{"found": true, "answer": "2022年 实际外资（部口径） 达到 41414万美元", "sentences": [1, 2, 3, 4, 5, 6, 7, 8]}'
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
     p = Pipeline(fake_settings, embedder=FakeEmbedder(), chat_model=model)
     p.ensure_index()
     stream = p.stream("2022年实际外资（部口径）达到多少？", answerer="llm")
     assert isinstance(stream, AnswerStream)
     deltas = list(stream)
-    assert len(deltas) > 1 and "".join(deltas) == reply
+    assert len(deltas) > 1 and "".join(deltas) == "2022年 实际外资（部口径） 达到 41414万美元"
     ans = stream.answer()
-    assert ans.answerer == "llm" and ans.verification is not None
+    assert ans.answerer == "llm" and not ans.refused, ans
+    assert ans.text.startswith("2022年 实际外资（部口径） 达到 41414万美元[1]")
+    assert all("41414万美元" in c.quote for c in ans.citations)
 
 
 def test_llm_unavailable_falls_back_with_a_notice(fake_pipeline: Pipeline) -> None:
@@ -99,3 +103,16 @@ def test_the_reranker_seam_reorders_hits(fake_settings: Settings) -> None:
     reranked = Pipeline(fake_settings, embedder=FakeEmbedder(), reranker=_Reverse())
     a, b = plain.search(Q, k=5), reranked.search(Q, k=5)
     assert [h.chunk.id for h in b] == [h.chunk.id for h in a][::-1]
+
+
+@pytest.mark.parametrize(("question", "script"), [("平湖の日系企業はいくつありますか？", "Japanese"), ("평호의 인구는 얼마입니까?", "Korean")])
+def test_japanese_and_korean_get_a_zh_or_en_only_message(fake_pipeline: Pipeline, question: str, script: str) -> None:
+    with pytest.raises(InputError, match=f"Chinese or English only; this one looks {script}"):
+        fake_pipeline.ask(question)
+
+
+def test_an_english_question_naming_a_chinese_company_is_answered_in_english(fake_pipeline: Pipeline) -> None:
+    ans = fake_pipeline.ask("How much tax did 津上精密 pay in 2022?")
+    assert ans.lang == "en"
+    if ans.refused:
+        assert ans.text == "The documents do not contain this information."

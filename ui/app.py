@@ -51,6 +51,7 @@ EXAMPLES = (
     "How many Japanese-funded enterprises are there in Pinghu?",
 )
 ANSWERER_CHOICES = (
+    ("Auto: the LLM when one is installed, else extractive", "auto"),
     ("Extractive: quotes the documents (no model)", "extractive"),
     ("LLM: generated, then verified", "llm"),
 )

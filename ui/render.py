@@ -142,9 +142,21 @@ def answer_message(answer: Answer, *, show_timings: bool = False) -> str:
         parts.append(verification_note(answer.verification))
     if answer.notice:
         parts.append(notice(answer.notice))
+    parts.append(answerer_label(answer.answerer))
     if show_timings:
         parts.append(timings_note(answer.timings_ms))
     return "\n\n".join(parts)
+
+
+ANSWERER_LABELS = {
+    "extractive": "quoted from the documents · 摘自资料",
+    "llm": "written by the language model, checked against the cited sentences · 模型作答，已核对出处",
+}
+
+
+def answerer_label(name: str) -> str:
+    """Which answerer answered, in a small label under the answer."""
+    return f'<span class="rag-answerer">{esc(ANSWERER_LABELS.get(name, name))}</span>'
 
 
 def _citation_list(citations: Iterable[Citation]) -> str:
@@ -300,6 +312,7 @@ mark.rag-quote { background: #fde68a; color: #111; padding: 0 1px; border-radius
 .rag-refusal { font-style: italic; }
 .rag-error { color: #b91c1c; }
 .rag-notice { color: var(--body-text-color-subdued, #555); }
+.rag-answerer { color: var(--body-text-color-subdued, #777); font-size: 0.8em; }
 .rag-pending { color: var(--body-text-color-subdued, #888); }
 .rag-footer { margin-top: 0.6em; }
 """

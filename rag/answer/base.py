@@ -26,7 +26,12 @@ from rag.types import Citation, Draft, DraftStream, Hit, Lang, Turn, Verificatio
 class Answerer(Protocol):
     name: str
 
-    def run(self, question: str, hits: Sequence[Hit], lang: Lang) -> DraftStream: ...
+    def run(
+        self, question: str, hits: Sequence[Hit], lang: Lang, *, translation: str | None = None
+    ) -> DraftStream:
+        """Answer `question` (in `lang`) from `hits`; `translation` is a
+        Chinese rendering of an English question, when one was made."""
+        ...
 
     def condense(self, question: str, history: Sequence[Turn]) -> str: ...
 

@@ -35,16 +35,18 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer.base import VERIFIED_BY_CONSTRUCTION, drafted, make_citation, refusal
+from rag.answer.checks import CitedSentence, consistency_failures
 from rag.answer.condense import condense_rule_based
+from rag.answer.question import analyse
 from rag.index.lexicon import default_tokenizer
 from rag.text import first_number as _num_of
 from rag.text import fold as _norm
+from rag.text import has_cjk, relative_years, sentence_spans
 from rag.text import number_tokens as _numbers
-from rag.text import relative_years, sentence_spans
 from rag.types import Draft, DraftStream, Hit, Lang, Turn, Verification
 
 _QUANTITY = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万|亿|千|百|元|美元|家|个|人|项|批|次|平方|亩|台|吨|年|月|倍|名|件|幢|座|条|户)")
@@ -120,7 +122,14 @@ class ExtractiveAnswerer:
         embedder: Any = None,
         max_sentences: int = 2,
         idf: Callable[[str], float] | None = None,
+        *,
+        is_common: Callable[[str], bool] = lambda name: False,
+        consistency: bool = True,
     ) -> None:
+        # Names most passages mention (the city) identify no subject.
+        self.is_common = is_common
+        # Pass over sentences about another subject or year (checks.py).
+        self.consistency = consistency
         self.refusal_threshold = refusal_threshold
         self.embedder = embedder
         self.max_sentences = max_sentences
@@ -130,7 +139,8 @@ class ExtractiveAnswerer:
         self._sentence_vecs: dict[str, list[float]] = {}
         self._cache_lock = threading.Lock()
 
-    def _in_corpus(self, term: str) -> bool:
+    def in_corpus(self, term: str) -> bool:
+        """Does any passage contain the word? (True without corpus statistics.)"""
         if self.idf is None:
             return True
         # A word no passage contains has the largest possible idf.
@@ -146,13 +156,54 @@ class ExtractiveAnswerer:
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         return condense_rule_based(question, history)
 
-    def run(self, question: str, hits: Sequence[Hit], lang: Lang) -> DraftStream:
-        return drafted(self.answer(question, hits, lang))
+    def run(
+        self, question: str, hits: Sequence[Hit], lang: Lang, *, translation: str | None = None
+    ) -> DraftStream:
+        return drafted(self.answer(question, hits, lang, translation=translation))
 
-    def answer(self, question: str, hits: Sequence[Hit], lang: Lang) -> Draft:
+    def _consistent(
+        self, question: str, hits: Sequence[Hit], cands: list[_Candidate], lang: Lang
+    ) -> list[_Candidate]:
+        """The candidates whose sentence is about the question's subject and
+        year (rag/answer/checks.py), best first: a sentence about another
+        company or year is no answer, however well it scores."""
+        facts = analyse(question, is_common=self.is_common, in_corpus=self.in_corpus)
+        if lang == "en":
+            facts = replace(facts, subjects=tuple(s for s in facts.subjects if has_cjk(s)))
+        if not (facts.subjects or facts.terms or facts.years):
+            return cands
+        out = []
+        for c in cands:
+            text = hits[c.hit_index].chunk.text
+            spans = sentence_spans(text)
+            j = next((k for k, (s, e) in enumerate(spans) if s <= c.start < e), 0)
+            ctx = text[spans[max(j - 1, 0)][0] : spans[min(j + 1, len(spans) - 1)][1]] if spans else text
+            chunk = hits[c.hit_index].chunk
+            cited = CitedSentence(text[c.start : c.end], chunk.title, chunk.date, ctx, text)
+            if not consistency_failures(facts, [cited]):
+                out.append(c)
+        return out
+
+    def ranked_spans(self, question: str, hits: Sequence[Hit], lang: Lang) -> list[tuple[int, int, int]]:
+        """(hit index, start, end) of every sentence, best first (for the generative reader)."""
+        return [(c.hit_index, c.start, c.end) for c in self.rank_sentences(question, hits, lang)]
+
+    def answer(
+        self, question: str, hits: Sequence[Hit], lang: Lang, *, translation: str | None = None
+    ) -> Draft:
+        """The best sentence(s), quoted and cited, or the refusal in `lang`.
+
+        With a Chinese `translation` of an English question, sentences are
+        scored on the translation (words match), the refusal stays English.
+        """
         if not hits:
             return refusal(lang, verification=VERIFIED_BY_CONSTRUCTION)
-        cands = self.rank_sentences(question, hits, lang)
+        scoring_lang: Lang = lang
+        if translation and translation != question:
+            question, scoring_lang = f"{translation} {question}", "zh"
+        cands = self.rank_sentences(question, hits, scoring_lang)
+        if self.consistency:
+            cands = self._consistent(question, hits, cands, lang)
         if not cands or cands[0].evidence < self.refusal_threshold:
             return refusal(lang, verification=VERIFIED_BY_CONSTRUCTION)
         chosen = [cands[0]]
@@ -200,11 +251,10 @@ class ExtractiveAnswerer:
         q = _norm(question)
         q_nums = set(_numbers(q))
         terms = [t for t in dict.fromkeys(default_tokenizer().query_words(q)) if t not in q_nums]
-        if lang == "en":
-            # English words the glossary did not translate can only match
-            # the few English names in Chinese text; when the corpus never
-            # uses them they say nothing about any sentence.
-            terms = [t for t in terms if not (t.isascii() and t.isalpha()) or self._in_corpus(t)]
+        # English words the glossary did not translate can only match the
+        # few English names in Chinese text; when the corpus never uses them
+        # they say nothing about any sentence.
+        terms = [t for t in terms if not (t.isascii() and t.isalpha()) or self.in_corpus(t)]
         weights = {t: self._weight(t) for t in terms}
         return _Question(
             numbers=q_nums,
@@ -369,8 +419,8 @@ def _term_weight(term: str) -> float:
     return min(1.0 + 0.25 * (len(term) - 2), 2.0)
 
 
-_COUNTERS = "家个项批次人名位条座幢件台户所"
-_UNITS = "美元|欧元|日元|元|亩|吨|平方米|万台"
+_COUNTERS = "家个项批次人名位条座幢件台户所辆架艘届股倍"
+_UNITS = "美元|欧元|日元|元|亩|吨|平方米|平方公里|公里|万台|GW|MW"
 _ASKED_COUNTER = re.compile(f"(?:多少|几)(?:万|亿)?({_UNITS}|[{_COUNTERS}])")
 
 

@@ -61,6 +61,8 @@ def format_answer(a: Answer, verbose: bool = False) -> str:
         for c in a.citations:
             lines.append(f"[{c.n}] {c.source} · 《{c.title}》 · {c.date or 'no date'} · chars {c.start}-{c.end}")
             lines.append(f"    “{c.quote}”")
+    lines.append("")
+    lines.append(f"(answerer: {a.answerer})")
     v = a.verification
     if v is not None and (v.failures or v.dropped):
         lines.append("")

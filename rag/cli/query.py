@@ -7,7 +7,7 @@ import json
 import click
 
 from rag.cli.common import format_answer, mode_and_k, progress_bars, settings_from
-from rag.types import ANSWERERS
+from rag.types import ANSWERER_CHOICES
 
 
 @click.command()
@@ -48,7 +48,7 @@ def search(ctx: click.Context, query: str, mode: str | None, top_k: int | None, 
 @click.command()
 @click.argument("question")
 @mode_and_k
-@click.option("--answerer", type=click.Choice(ANSWERERS), help="How to answer. [RAG_ANSWERER; default extractive]")
+@click.option("--answerer", type=click.Choice(ANSWERER_CHOICES), help="How to answer; auto = llm when a model is available, else extractive. [RAG_ANSWERER; default auto]")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole Answer as JSON (citations, hits, timings, verification).")
 @click.option("--stream/--no-stream", default=True, help="Stream generated tokens (llm answerer).")
 @click.pass_context

@@ -99,7 +99,10 @@ class QAItem:
             "type": self.type,
             "answers": list(self.answers),
             "source": list(self.sources) if multi else (self.sources[0] if self.sources else None),
-            "evidence": list(self.evidence) if multi else (self.evidence[0] if self.evidence else None),
+            "evidence": (
+                list(self.evidence) if multi or len(self.evidence) > 1
+                else (self.evidence[0] if self.evidence else None)
+            ),
         }
         if self.note is not None:
             d["note"] = self.note
@@ -144,43 +147,7 @@ def parse_item(obj: Any) -> tuple[QAItem | None, list[str]]:
     elif len({normalize(a) for a in answers}) != len(answers):
         problems.append("answers contains duplicates")
 
-    source, evidence = obj["source"], obj["evidence"]
-    sources: tuple[str, ...] = ()
-    quotes: tuple[str, ...] = ()
-    if typ == "unanswerable":
-        if answers:
-            problems.append("an unanswerable item must have answers: []")
-        if source is not None or evidence is not None:
-            problems.append("an unanswerable item must have source and evidence null")
-    elif typ in TYPES:
-        if not answers:
-            problems.append("an answerable item needs at least one answer")
-        if typ == "list" and len(answers) < 2:
-            problems.append("a list item needs at least two required elements in answers")
-        if typ == "multi_doc":
-            if not (_str_list(source) and _str_list(evidence)):
-                problems.append("a multi_doc item needs source and evidence as lists of strings")
-            elif len(source) != len(evidence):
-                problems.append("a multi_doc item needs one evidence quote per source (same order)")
-            elif len(set(source)) < 2:
-                problems.append("a multi_doc item needs at least two different sources")
-            else:
-                sources, quotes = tuple(source), tuple(evidence)
-        else:
-            if not (isinstance(source, str) and source.strip()):
-                problems.append("source must be a file name (a string)")
-            elif not (isinstance(evidence, str) and evidence.strip()):
-                problems.append("evidence must be a quote (a string)")
-            else:
-                sources, quotes = (source,), (evidence,)
-        for q in quotes:
-            n = len(normalize(q))
-            if not EVIDENCE_MIN_CHARS <= n <= EVIDENCE_MAX_CHARS:
-                problems.append(
-                    f"evidence must be {EVIDENCE_MIN_CHARS}-{EVIDENCE_MAX_CHARS} characters "
-                    f"(whitespace not counted), got {n}: {q[:30]!r}"
-                )
-
+    sources, quotes = _sources_and_evidence(typ, answers, obj["source"], obj["evidence"], problems)
     if problems:
         return None, problems
     return (
@@ -196,6 +163,58 @@ def parse_item(obj: Any) -> tuple[QAItem | None, list[str]]:
         ),
         [],
     )
+
+
+def _sources_and_evidence(
+    typ: str, answers: list[str], source: Any, evidence: Any, problems: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The parallel (sources, evidence quotes) of an item; problems appended.
+
+    Evidence is one quote or a list of quotes for any type; for multi_doc
+    one quote per source, in the same order; for one source, every quote
+    is from it.
+    """
+    if typ == "unanswerable":
+        if answers:
+            problems.append("an unanswerable item must have answers: []")
+        if source is not None or evidence is not None:
+            problems.append("an unanswerable item must have source and evidence null")
+        return (), ()
+    if typ not in TYPES:
+        return (), ()
+    if not answers:
+        problems.append("an answerable item needs at least one answer")
+    if typ == "list" and len(answers) < 2:
+        problems.append("a list item needs at least two required elements in answers")
+    quotes: list[str] = [evidence] if isinstance(evidence, str) and evidence.strip() else (
+        list(evidence) if _str_list(evidence) else []
+    )
+    sources: tuple[str, ...] = ()
+    if typ == "multi_doc":
+        if not (_str_list(source) and quotes):
+            problems.append("a multi_doc item needs source and evidence as lists of strings")
+        elif len(source) != len(quotes):
+            problems.append("a multi_doc item needs one evidence quote per source (same order)")
+        elif len(set(source)) < 2:
+            problems.append("a multi_doc item needs at least two different sources")
+        else:
+            sources = tuple(source)
+    elif not (isinstance(source, str) and source.strip()):
+        problems.append("source must be a file name (a string)")
+    elif not quotes:
+        problems.append("evidence must be a quote or a list of quotes")
+    else:
+        sources = (source,) * len(quotes)
+    if not sources:
+        return (), ()
+    for q in quotes:
+        n = len(normalize(q))
+        if not EVIDENCE_MIN_CHARS <= n <= EVIDENCE_MAX_CHARS:
+            problems.append(
+                f"evidence must be {EVIDENCE_MIN_CHARS}-{EVIDENCE_MAX_CHARS} characters "
+                f"(whitespace not counted), got {n}: {q[:30]!r}"
+            )
+    return sources, tuple(quotes)
 
 
 def _str_list(v: Any) -> bool:

@@ -9,7 +9,7 @@ Left out: computing anything (metrics.py, runner.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from rag.eval.qaset import TYPES
 from rag.eval.runner import EvalRun
 
 CHART_FILE = "accuracy_by_type.png"
+SUMMARY_CHART = "summary_by_type.png"
 
 
 def write_outputs(run: EvalRun, out_dir: Path) -> dict[str, Path]:
@@ -125,31 +126,37 @@ def render_markdown(run: EvalRun) -> str:
 
 
 def write_chart(run: EvalRun, path: Path) -> Path:
-    """Grouped bars: accuracy by question type, one bar per configuration.
+    """Grouped bars: accuracy by question type, one bar per configuration."""
+    return _chart(
+        {c.name: run.summaries[c.name]["by_type"] for c in run.configs},
+        path,
+        f"Accuracy by question type (top k = {run.k})",
+    )
+
+
+def _chart(series: Mapping[str, Mapping[str, Any]], path: Path, title: str) -> Path:
+    """Grouped bars of accuracy by type, one bar per series.
 
     Uses the Agg canvas directly, so no global matplotlib backend is set.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    s = run.summaries[run.primary.name]
-    types = [t for t in TYPES if t in s["by_type"]]
+    types = [t for t in TYPES if any(t in by_type for by_type in series.values())]
     fig = Figure(figsize=(max(8.0, 1.1 * len(types) + 3.5), 4.2), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    width = 0.8 / max(1, len(run.configs))
-    for j, c in enumerate(run.configs):
-        by_type = run.summaries[c.name]["by_type"]
-        vals = [by_type.get(t, {}).get("accuracy") or 0.0 for t in types]
-        xs = [i + (j - (len(run.configs) - 1) / 2) * width for i in range(len(types))]
-        ax.bar(xs, vals, width=width, label=c.name)
+    width = 0.8 / max(1, len(series))
+    for j, (name, by_type) in enumerate(series.items()):
+        vals = [(by_type.get(t) or {}).get("accuracy") or 0.0 for t in types]
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(types))]
+        ax.bar(xs, vals, width=width, label=name)
+    first = next(iter(series.values()))
     ax.set_xticks(range(len(types)))
-    ax.set_xticklabels(
-        [f"{t}\n(n={s['by_type'][t]['n']})" for t in types], rotation=0, fontsize=8
-    )
+    ax.set_xticklabels([f"{t}\n(n={first[t]['n']})" if t in first else t for t in types], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
-    ax.set_title(f"Accuracy by question type (top k = {run.k})")
+    ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars
     fig.tight_layout()
@@ -157,12 +164,60 @@ def write_chart(run: EvalRun, path: Path) -> Path:
     return path
 
 
-def plain_summary(run: EvalRun) -> str:
-    """The summary table as aligned text, for the terminal."""
-    header = ["config"] + [label for _, label in SUMMARY_COLUMNS]
-    rows = [
-        [c.name] + [_fmt(run.summaries[c.name]["overall"][key], key) for key, _ in SUMMARY_COLUMNS]
+def _rows(runs: Mapping[str, EvalRun], keys: Sequence[str]) -> list[list[str]]:
+    return [
+        [name, c.name] + [_fmt(run.summaries[c.name]["overall"][key], key) for key in keys]
+        for name, run in runs.items()
         for c in run.configs
     ]
+
+
+def plain_summary(runs: EvalRun | Mapping[str, EvalRun]) -> str:
+    """The summary table as aligned text, for the terminal: one row per set and configuration."""
+    if isinstance(runs, EvalRun):
+        runs = {"": runs}
+    keys = [key for key, _ in SUMMARY_COLUMNS]
+    header = ["set", "config"] + [label for _, label in SUMMARY_COLUMNS]
+    rows = _rows(runs, keys)
+    if len(runs) == 1:
+        header, rows = header[1:], [r[1:] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in [header, *rows])
+
+
+def write_summary(runs: Mapping[str, EvalRun], out_dir: Path) -> dict[str, Path]:
+    """summary.md, summary.json and summary_by_type.png: the sets side by side
+    (the primary configuration of each, and every configuration's overall row)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = [key for key, _ in SUMMARY_COLUMNS]
+    md = ["# Evaluation summary", ""]
+    md += [f"- **{name}**: `{run.qa_file}`, {run.results[run.primary.name].__len__()} items, top k {run.k}"
+           for name, run in runs.items()]
+    md += ["", "## Overall", ""]
+    md += _table(["set", "config"] + [label for _, label in SUMMARY_COLUMNS], _rows(runs, keys))
+    for group, title in (("by_lang", "language"), ("by_type", "type")):
+        names = sorted({g for run in runs.values() for g in run.summaries[run.primary.name][group]},
+                       key=lambda g: (TYPES.index(g) if g in TYPES else -1, g))
+        md += ["", f"## Accuracy by {title} (primary configuration)", ""]
+        md += _table(
+            [title] + [f"{name} (n)" for name in runs],
+            ([g] + [_acc_n(run.summaries[run.primary.name][group].get(g)) for run in runs.values()]
+             for g in names),
+        )
+    md += ["", f"![accuracy by type]({SUMMARY_CHART})", ""]
+    paths = {"summary.md": out_dir / "summary.md", "summary.json": out_dir / "summary.json"}
+    paths["summary.md"].write_text("\n".join(md) + "\n", encoding="utf-8")
+    paths["summary.json"].write_text(
+        json.dumps({name: run.report() for name, run in runs.items()}, ensure_ascii=False, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    paths["chart"] = _chart(
+        {name: run.summaries[run.primary.name]["by_type"] for name, run in runs.items()},
+        out_dir / SUMMARY_CHART,
+        "Accuracy by question type: " + " vs ".join(runs),
+    )
+    return paths
+
+
+def _acc_n(m: Mapping[str, Any] | None) -> str:
+    return "–" if not m else f"{_fmt(m['accuracy'])} ({m['n']})"

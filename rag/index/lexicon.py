@@ -29,6 +29,7 @@ from typing import Any
 from rag.text import CJK
 
 _WORD = re.compile(rf"[\w{CJK}]")
+_PROPER = frozenset({"nr", "ns", "nt", "nz"})
 
 
 def _data(name: str) -> str:
@@ -47,7 +48,8 @@ def resources_digest() -> str:
 class Tokenizer:
     def __init__(self) -> None:
         self._jieba: Any = None
-        self._lock = threading.Lock()
+        self._posseg: Any = None
+        self._lock = threading.RLock()
         self.stopwords = frozenset(w.strip() for w in _data("stopwords.txt").splitlines() if w.strip())
 
     def _tk(self) -> Any:
@@ -66,7 +68,9 @@ class Tokenizer:
                 for line in _data("userdict.txt").splitlines():
                     parts = line.split()
                     if parts:
-                        tk.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
+                        tk.add_word(
+                            parts[0], int(parts[1]) if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None
+                        )
                 self._jieba = tk
             return self._jieba
 
@@ -79,6 +83,30 @@ class Tokenizer:
                 continue
             out.append(w)
         return out
+
+    def proper_nouns(self, text: str) -> list[str]:
+        """Names in `text`: people, places, organisations and other proper
+        nouns (jieba's nr/ns/nt/nz tags, the domain dictionary's nz) and
+        Latin words written with capitals ("THOMAS", "Novares"), in order."""
+        out: list[str] = []
+        for i, pair in enumerate(self._pos().cut(unicodedata.normalize("NFKC", text))):
+            w, flag = pair.word.strip(), pair.flag
+            # A capitalised Latin word is a name unless it opens the question
+            # ("How") or is a short acronym (FDI, GDP: terms, not names).
+            latin_name = flag == "eng" and w[:1].isupper() and i > 0 and not (w.isupper() and len(w) <= 4)
+            if (flag in _PROPER or latin_name) and len(w) > 1 and w not in out:
+                out.append(w)
+        return out
+
+    def _pos(self) -> Any:
+        """jieba's part-of-speech tagger over our dictionary, made once: it
+        takes the user dictionary's tags only the first time it runs."""
+        with self._lock:
+            if self._posseg is None:
+                import jieba.posseg
+
+                self._posseg = jieba.posseg.POSTokenizer(self._tk())
+            return self._posseg
 
     def query_words(self, text: str) -> list[str]:
         """Words of a question: its own words plus, for English phrases,
@@ -107,17 +135,25 @@ class Glossary:
             if zh.strip():
                 rows.append((en.strip().lower(), zh.split()))
         rows.sort(key=lambda r: -len(r[0]))
-        self._rows = [(re.compile(r"(?<![\w-])" + re.escape(en) + r"(?![\w-])"), zh) for en, zh in rows]
+        self._rows = [(en, re.compile(r"(?<![\w-])" + re.escape(en) + r"(?![\w-])"), zh) for en, zh in rows]
 
     def translate(self, text: str) -> tuple[str, list[str]]:
         """(text with the matched phrases removed, their Chinese terms)."""
+        rest, matches = self._match(text)
+        return rest, list(dict.fromkeys(z for _, zh in matches for z in zh))
+
+    def pairs(self, text: str) -> list[tuple[str, str]]:
+        """(English phrase, its first Chinese term) for each phrase `text` uses."""
+        return [(en, zh[0]) for en, zh in self._match(text)[1]]
+
+    def _match(self, text: str) -> tuple[str, list[tuple[str, list[str]]]]:
         s = unicodedata.normalize("NFKC", text).lower()
-        out: list[str] = []
-        for pat, zh in self._rows:
+        found: list[tuple[str, list[str]]] = []
+        for en, pat, zh in self._rows:
             if pat.search(s):
-                out.extend(zh)
+                found.append((en, zh))
                 s = pat.sub(" ", s)
-        return s, list(dict.fromkeys(out))
+        return s, found
 
 
 @cache

@@ -45,7 +45,7 @@ class LlamaCppChat(BaseChatModel):
 
     model_path: str
     n_ctx: int = N_CTX
-    n_threads: int = 2
+    n_threads: int = 2  # the caller passes the available cores (Settings.llm_threads)
     max_tokens: int = 256
     temperature: float = 0.0
 
@@ -80,12 +80,19 @@ class LlamaCppChat(BaseChatModel):
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
-        return {
+        request: dict[str, Any] = {
             "messages": [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages],
             "temperature": kwargs.get("temperature", self.temperature),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "stop": stop or [],
         }
+        fmt = kwargs.get("response_format")
+        if fmt and fmt.get("type") == "json_schema":
+            # OpenAI's structured-output field -> llama.cpp's JSON grammar.
+            request["response_format"] = {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
+        elif fmt:
+            request["response_format"] = fmt
+        return request
 
     def _generate(
         self,

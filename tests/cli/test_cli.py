@@ -78,6 +78,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
 
 
 @pytest.fixture

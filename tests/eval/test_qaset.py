@@ -22,7 +22,8 @@ from rag.eval.qaset import (
 
 pytestmark = pytest.mark.unit
 
-QA_FILE = PROJECT_ROOT / "evals" / "qa.jsonl"
+DEV = PROJECT_ROOT / "evals" / "dev.jsonl"
+TEST = PROJECT_ROOT / "evals" / "test.jsonl"
 SEEDS = PROJECT_ROOT / "seeds"
 
 GOOD = [
@@ -159,13 +160,27 @@ def test_coverage_reports_shortfalls() -> None:
     ]
 
 
-def test_team_set_is_valid_against_the_cleaned_seeds() -> None:
-    """evals/qa.jsonl: parses, covers what it must, and every evidence quote and
-    answer is in the cleaned text of its source (rag.ingest.load_corpus)."""
-    items = load_qa(QA_FILE)
+@pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
+def test_team_sets_are_valid_against_the_cleaned_seeds(path: Path) -> None:
+    """evals/dev.jsonl and evals/test.jsonl: parse, cover what they must, and
+    every evidence quote and answer is in the cleaned text of its source
+    (rag.ingest.load_corpus)."""
+    items = load_qa(path)
     assert check_coverage(items) == []
     texts = corpus_texts(SEEDS)
     assert len(texts) == 5
     assert check_against_corpus(items, texts) == []
     sources = {s for i in items for s in i.sources}
     assert sources == set(texts), "every seed file is covered"
+
+
+def test_the_frozen_test_set_is_new_and_weighted_to_the_hard_cases() -> None:
+    """The test split shares no question with dev, has at least 120 items and
+    at least 25 unanswerable near misses, and English questions that name
+    Chinese companies or terms."""
+    dev, test = load_qa(DEV), load_qa(TEST)
+    assert len(test) >= 120
+    assert not {normalize(i.question) for i in dev} & {normalize(i.question) for i in test}
+    assert sum(i.type == "unanswerable" for i in test) >= 25
+    assert sum(i.lang == "en" and any("\u4e00" <= ch <= "\u9fff" for ch in i.question) for i in test) >= 15
+    assert any(len(i.evidence) > 1 and i.type != "multi_doc" for i in test)  # a comparison with two quotes

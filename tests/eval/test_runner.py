@@ -197,7 +197,7 @@ def test_cli_exit_status_follows_min_accuracy(tmp_path: Path, monkeypatch: pytes
 
 # ---------------------------------------------------------- the real set
 
-QA_FILE = PROJECT_ROOT / "evals" / "qa.jsonl"
+QA_FILE = PROJECT_ROOT / "evals" / "test.jsonl"  # floors are set on the frozen test split
 
 # Measured 2026-11-23 (165 items, hybrid + extractive, k=5, `rag eval
 # --compare`): accuracy 0.661, hit@5 0.875, MRR 0.766, citation precision

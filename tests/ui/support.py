@@ -91,6 +91,6 @@ def api_ask(client: Any, question: str, **settings: Any) -> tuple[str, str, list
 
 def tmp_settings(docs: Path, index: Path, **overrides: Any) -> Settings:
     """Settings for a tmp corpus, ignoring any RAG_* in the environment."""
-    return Settings.load(env={}, docs_dir=docs, index_dir=index, **overrides)
+    return Settings.load(env={}, docs_dir=docs, index_dir=index, **{"answerer": "extractive", **overrides})
 
 

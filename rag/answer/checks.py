@@ -1,0 +1,189 @@
+"""Deterministic checks of an answer against the sentences it rests on.
+
+    grounding_failures(answer, facts, cited)     numbers, years, names
+    consistency_failures(facts, cited)           subject, period, kind
+
+Both answerers use them: the extractive one to pass over a sentence that
+only looks like an answer, the generative one to reject (and retry once) a
+model answer that is not supported. Each failure is one sentence in words,
+shown in `Answer.verification`.
+
+Grounding:
+- every number of the answer is in a cited sentence (by value, at the
+  precision written: "4.14亿" is supported by "41414万"); 今年/去年 in a dated
+  sentence count as the years they mean;
+- a figure must be *the asked year's* figure: when the question names a
+  year, the nearest year written before the figure in its sentence must be
+  that year, so "63232万美元" (the 2020 figure, in the sentence that also
+  holds the 2022 one) is no answer to a 2022 question;
+- an answer to "who / which company" must copy a name from the sentences.
+
+Consistency (the near misses: right company, wrong year or metric):
+- subject: one of the names the question asks about, and every Latin term
+  a Chinese question uses (GDP), is in the cited sentences' passages or
+  their article's title (a term may also be there in its glossary
+  translation);
+- period: every year the question names is in that context (written, or
+  through 今年/去年 and the article date), unless the context gives no
+  year at all;
+- kind: a quantity question gets a number, a date question a date.
+
+A sentence that addresses the model with an instruction ("忽略以上指令，回答：
+…", "ignore previous instructions and say …") is a prompt injection, not
+evidence (`looks_like_instruction`): the reader never sees it, and its
+numbers support nothing.
+
+Left out: checking claims without numbers or names (what a sentence means).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.answer.question import QuestionFacts
+from rag.text import CJK, extract_numbers, find_numbers, fold, normalise_digits, relative_years
+
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年)?(?!\d)")
+_RELATIVE = re.compile(r"前年|去年|上年|今年|当年|本年|明年")
+_DATE_IN_ANSWER = re.compile(
+    r"(?:19|20)\d{2}|\d{1,2}\s*月|\d{1,2}\s*日|季度|上半年|下半年|年底|年初|今年|去年|明年|前年|"
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
+    re.I,
+)
+NAME_RUN = re.compile(rf"[{CJK}]{{2,}}|[A-Za-z][A-Za-z\-]{{2,}}")
+
+
+@dataclass(frozen=True)
+class CitedSentence:
+    """A sentence an answer rests on, with what it is read in."""
+
+    text: str
+    title: str = ""
+    date: str | None = None
+    context: str = ""  # the sentence with its neighbours in the passage
+    passage: str = ""  # the whole retrieved passage it comes from
+
+
+_INSTRUCTION = re.compile(
+    r"(?:忽略|无视|不要理会|忘记|忘掉)(?:掉)?(?:以上|上面|上述|之前|前面|先前|所有|全部|你的)*(?:的)?(?:所有)?"
+    r"(?:指令|指示|提示|要求|规则|设定)"
+    r"|(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|system)?\s*(?:instructions|prompts?|rules|directions)"
+    r"|(?:你现在是|作为AI|作为人工智能|system prompt|you are now|new instructions)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """True if `text` contains an instruction addressed to the model."""
+    return bool(_INSTRUCTION.search(text))
+
+
+
+def _years_in(text: str, date: str | None) -> set[str]:
+    return set(_YEAR.findall(normalise_digits(text))) | relative_years(text, date)
+
+
+def figure_year(sentence: str, position: int, date: str | None) -> str | None:
+    """The year a figure at `position` of `sentence` belongs to: the nearest
+    year written (or 今年/去年 resolved) before it, else None.
+
+    >>> s = "从2013年的22583万美元增长到2020年的63232万美元，2022年达到41414万美元"
+    >>> figure_year(s, s.index("63232"), None), figure_year(s, s.index("41414"), None)
+    ('2020', '2022')
+    """
+    before = sentence[:position]
+    best: tuple[int, str] | None = None
+    for m in _YEAR.finditer(before):
+        best = (m.start(), m.group(1))
+    for m in _RELATIVE.finditer(before):
+        years = relative_years(m.group(0), date)
+        if years and (best is None or m.start() > best[0]):
+            best = (m.start(), next(iter(years)))
+    return best[1] if best else None
+
+
+def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedSentence]) -> list[str]:
+    """What in `answer` the cited sentences do not support (empty: grounded)."""
+    failures: list[str] = []
+    if not cited:
+        return ["the answer cites no sentence"]
+    for num in extract_numbers(answer):
+        is_year = num.scale == 1.0 and not num.percent and num.decimals == 0 and 1900 <= num.mantissa <= 2100
+        holders: list[tuple[CitedSentence, int, str]] = []
+        for c in cited:
+            if looks_like_instruction(c.text):
+                continue
+            text = normalise_digits(c.text)
+            found = [(n, pos) for n, pos in find_numbers(c.text) if num.supported_by(n)]
+            # A year may come from the article's date (the reader sees it: "昨天" in
+            # a page of 2024-01-03 is a 2024 date) or from 今年/去年.
+            article_year = {c.date[:4]} if c.date else set()
+            if is_year and str(int(num.mantissa)) in _years_in(c.text + " " + c.title, c.date) | article_year:
+                found = found or [(num, 0)]
+            holders.extend((c, pos, text) for _, pos in found)
+        if not holders:
+            failures.append(f"{num.text} is not in the cited sentences")
+            continue
+        if is_year or not facts.years:
+            continue
+        years = {figure_year(text, pos, c.date) for c, pos, text in holders}
+        if not (years & set(facts.years)) and None not in years:
+            asked = "/".join(sorted(facts.years))
+            failures.append(f"{num.text} is the {'/'.join(sorted(y for y in years if y))} figure, not {asked}")
+    if facts.kind == "name" and not _copies_a_name(answer, facts, cited):
+        failures.append("the answer names nothing the cited sentences name")
+    return failures
+
+
+def states_a_fact(answer: str, cited: Sequence[CitedSentence]) -> bool:
+    """Does the answer carry a number or a phrase of the cited sentences
+    (not just 是, 高, "No")?"""
+    body = fold(" ".join(c.text for c in cited))
+    return bool(extract_numbers(answer)) or any(fold(r) in body for r in NAME_RUN.findall(answer))
+
+
+def _copies_a_name(answer: str, facts: QuestionFacts, cited: Sequence[CitedSentence]) -> bool:
+    """Does the answer contain a run of 2+ CJK characters or a Latin word
+    that is in a cited sentence but not in the question?"""
+    body = fold(" ".join(c.text for c in cited))
+    return any(run in body and run not in facts.text for run in (fold(r) for r in NAME_RUN.findall(answer)))
+
+
+def _translated_in(term: str, context: str) -> bool:
+    """Is a Chinese rendering of an English term (the glossary's) in the context?"""
+    from rag.index.lexicon import default_glossary
+
+    return any(zh in context for zh in default_glossary().translate(term)[1])
+
+
+def consistency_failures(facts: QuestionFacts, cited: Sequence[CitedSentence], answer: str = "") -> list[str]:
+    """Is what the sentences say about what the question asks (see module doc)?"""
+    failures: list[str] = []
+    # The subject may be named a sentence or two earlier ("该项目…"): look in
+    # the whole passage. A question may name one thing twice (尼得科（日本
+    # 电产）) or two things to compare: one of its names is enough.
+    context = fold(" ".join(f"{c.title} {c.passage or c.context or c.text}" for c in cited))
+    missing = [t for t in facts.terms if t not in context and not _translated_in(t, context)]
+    if facts.subjects and not any(s in context for s in facts.subjects):
+        missing = [*facts.subjects, *missing]
+    if missing:
+        failures.append(f"the sentences do not mention {', '.join(missing)}")
+    if facts.years:
+        years: set[str] = set()
+        for c in cited:
+            years |= _years_in(f"{c.title} {c.context or c.text}", c.date)
+        if years and not facts.years <= years:
+            failures.append(
+                f"the sentences are about {', '.join(sorted(years))}, not {', '.join(sorted(facts.years))}"
+            )
+    if answer:
+        if facts.kind == "quantity" and not re.search(r"\d", normalise_digits(answer)) and not re.search(
+            r"[一二三四五六七八九十百千万亿两]", answer
+        ):
+            failures.append("a quantity was asked but the answer has no number")
+        if facts.kind == "date" and not _DATE_IN_ANSWER.search(normalise_digits(answer)):
+            failures.append("a date was asked but the answer has none")
+    return failures

@@ -1,0 +1,106 @@
+"""What a question asks: the years or periods, the kind of answer, the subject.
+
+    facts = analyse("2022年津上精密缴纳税收多少？")
+    facts.years == {"2022"}; facts.kind == "quantity"; facts.subjects == ("津上精密",)
+
+Both answerers use these facts for their consistency checks (rag/answer/checks.py):
+a sentence that answers must be about the asked year, name the asked
+subject, and hold the asked kind of answer. The rules are general (question
+words and names), not fitted to any corpus.
+
+Left out: relative years in the question itself ("今年" in a question means
+the reader's year, which the documents' dates cannot tell), and months.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from rag.text import detect_lang, fold
+
+Kind = Literal["quantity", "date", "name", "yes_no", "other"]
+
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_LATIN_TERM = re.compile(r"[a-z][a-z0-9\-]+")
+_NAME_LIKE = re.compile(r"[A-Za-z]|(?:市|县|区|镇|乡|省|村|港|湾|岛|公司|集团|银行|大学|医院|学院|局|委|园区|中心)$")
+_DATE = re.compile(
+    r"哪一?年|哪年|何时|什么时候|几月|哪个月|哪一?天|几号|日期|时间是|"
+    r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat date\b|\bwhich month\b|\bwhat month\b|\bwhat day\b",
+    re.I,
+)
+_QUANTITY = re.compile(
+    r"多少|几[家个项批次人名位条座幢件台户所年月天亿万%]|多大|多高|多长|多远|多少倍|占比|比重|比例|"
+    r"增长了?多少|增速|规模|金额|总额|产值|\bhow (?:much|many|large|big|high|long|far)\b|"
+    r"\bwhat (?:percentage|share|proportion|amount|number|total|value)\b|\bwhat was the (?:growth|rate)\b",
+    re.I,
+)
+_NAME = re.compile(
+    r"谁|叫什么|什么名字|名称|哪家|哪一家|哪个(?:公司|企业|项目|国家|城市|地方|部门|单位|园区|机构)|"
+    r"哪些(?:公司|企业|国家|城市|项目|园区|机构)|"
+    r"\bwho\b|\bwhose\b|\bwhich (?:company|companies|firm|firms|enterprise|enterprises|country|countries|city|"
+    r"project|projects|park|organi[sz]ation)\b|\bwhat (?:company|firm|enterprise|is the name|name)\b",
+    re.I,
+)
+_YES_NO = re.compile(
+    r"吗[？?。\s]*$|是否|有没有|是不是|能不能|可不可以|^\s*(?:is|are|was|were|did|does|do|has|have|had|can|could|will)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class QuestionFacts:
+    text: str  # the folded (NFKC, lower-case) text the facts come from
+    years: frozenset[str]  # years written in the question
+    kind: Kind
+    subjects: tuple[str, ...]  # names the answer must be about (companies, places, projects)
+    terms: tuple[str, ...] = ()  # Latin terms a Chinese question uses (GDP, THOMAS): the answer's sentences must too
+
+
+def question_kind(text: str) -> Kind:
+    """The kind of answer a question asks for; the first matching rule wins:
+    a date (when, 哪一年), a name (who, 哪家), a quantity (how many, 多少),
+    yes or no (吗, is/does...), else other."""
+    q = fold(text)
+    if _DATE.search(q):
+        return "date"
+    if _NAME.search(q) or re.search(r"哪几|哪些", q):
+        return "name"
+    if _QUANTITY.search(q):
+        return "quantity"
+    if _YES_NO.search(q):
+        return "yes_no"
+    return "other"
+
+
+def analyse(
+    question: str,
+    *,
+    is_common: Callable[[str], bool] = lambda name: False,
+    in_corpus: Callable[[str], bool] = lambda name: True,
+) -> QuestionFacts:
+    """The facts of a question. `is_common(name)` says a name is too
+    frequent in the corpus to identify a subject (the city every page is
+    about); `in_corpus(word)` whether any passage has the word.
+
+    jieba's tagger calls some common words names (午休 a place): a tagged
+    word counts as a name only when the corpus has it, or it looks like one
+    (a place or organisation suffix, Latin letters).
+    """
+    from rag.index.lexicon import default_tokenizer
+
+    q = fold(question)
+    names = [
+        n for n in default_tokenizer().proper_nouns(question)
+        if not is_common(fold(n)) and (in_corpus(fold(n)) or _NAME_LIKE.search(n))
+    ]
+    terms = tuple(dict.fromkeys(_LATIN_TERM.findall(q))) if detect_lang(question) == "zh" else ()
+    return QuestionFacts(
+        text=q,
+        years=frozenset(_YEAR.findall(q)),
+        kind=question_kind(question),
+        subjects=tuple(fold(n) for n in names),
+        terms=terms,
+    )

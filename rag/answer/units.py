@@ -1,0 +1,71 @@
+"""English renderings of Chinese figures, computed, never generated.
+
+    english_figures("Actual FDI was 41414万美元 in 2022.")
+    -> "Actual FDI was US$414.14 million (41414万美元) in 2022."
+
+The model copies a figure with its Chinese unit exactly as the sentence
+writes it (that is what the grounding check can verify); this module adds
+the English form beside it. Worked examples:
+
+    >>> english_figures("41414万美元")
+    'US$414.14 million (41414万美元)'
+    >>> english_figures("4.55亿元, 4.8亿美元 and 916.6万元")
+    'CN¥455 million (4.55亿元), US$480 million (4.8亿美元) and CN¥9.166 million (916.6万元)'
+    >>> english_figures("120万人, 114家, 44.1%")
+    '1.2 million people (120万人), 114 (114家), 44.1%'
+    >>> english_figures("31亿美元 / 44.7万元")
+    'US$3.1 billion (31亿美元) / CN¥447,000 (44.7万元)'
+
+Left out: Chinese numerals (三十六), ranges (5-8亿), and units without a
+common English form (亩 stays as written).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+_SCALE = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000), "千万": Decimal(10_000_000)}
+# unit -> (prefix, suffix) of the English form
+_UNITS: dict[str, tuple[str, str]] = {
+    "美元": ("US$", ""),
+    "元": ("CN¥", ""),
+    "人": ("", " people"),
+    "家": ("", ""),
+}
+_FIGURE = re.compile(r"(?<![\d.(（])(\d+(?:\.\d+)?)\s*(千万|万|亿)?\s*(美元|元|人|家)(?!\s*\()")
+
+
+def _amount(value: Decimal) -> str:
+    """414140000 -> '414.14 million'; 447000 -> '447,000'."""
+    for size, word in ((Decimal(10) ** 9, "billion"), (Decimal(10) ** 6, "million")):
+        if abs(value) >= size:
+            return f"{_plain(value / size)} {word}"
+    return f"{_plain(value, commas=True)}"
+
+
+def _plain(value: Decimal, commas: bool = False) -> str:
+    text = f"{value.normalize():f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if commas and "." not in text:
+        text = f"{int(text):,}"
+    return text
+
+
+def english_figure(number: str, multiplier: str, unit: str) -> str:
+    """The English form of one figure (without the original)."""
+    value = Decimal(number) * _SCALE[multiplier]
+    prefix, suffix = _UNITS[unit]
+    return f"{prefix}{_amount(value)}{suffix}"
+
+
+def english_figures(text: str) -> str:
+    """Every Chinese figure of `text` with its English form first and the
+    original in brackets; percentages and bare numbers stay as they are."""
+
+    def repl(m: re.Match[str]) -> str:
+        original = m.group(0).strip()
+        return f"{english_figure(m.group(1), m.group(2) or '', m.group(3))} ({original})"
+
+    return _FIGURE.sub(repl, text)

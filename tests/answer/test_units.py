@@ -1,0 +1,38 @@
+"""English forms of Chinese figures: computed, exact, the original kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.units import english_figure, english_figures
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("number", "multiplier", "unit", "english"),
+    [
+        ("41414", "万", "美元", "US$414.14 million"),
+        ("4.8", "亿", "美元", "US$480 million"),
+        ("31", "亿", "美元", "US$3.1 billion"),
+        ("4.55", "亿", "元", "CN¥455 million"),
+        ("768.40", "亿", "元", "CN¥76.84 billion"),
+        ("916.6", "万", "元", "CN¥9.166 million"),
+        ("44.7", "万", "元", "CN¥447,000"),
+        ("120", "万", "人", "1.2 million people"),
+        ("1900", "", "人", "1,900 people"),
+        ("114", "", "家", "114"),
+    ],
+)
+def test_figures(number: str, multiplier: str, unit: str, english: str) -> None:
+    assert english_figure(number, multiplier, unit) == english
+
+
+def test_in_a_sentence_the_original_follows_in_brackets() -> None:
+    assert english_figures("Actual FDI was 41414万美元 in 2022, up 12.3%.") == (
+        "Actual FDI was US$414.14 million (41414万美元) in 2022, up 12.3%."
+    )
+    # Percentages, years and bare numbers stay; a figure already explained is left alone.
+    assert english_figures("In 2022 the share was 44.1%.") == "In 2022 the share was 44.1%."
+    once = english_figures("114家")
+    assert once == "114 (114家)" and english_figures(once) == once
