@@ -5,8 +5,10 @@
 One module per command family (index, query, chat, eval); `common` holds
 what they share. Exit status: 0 success; 1 a handled error (one line on
 stderr); 2 a usage error; 3 `rag index` finished but skipped unreadable
-files; 130 interrupted. `main` is the only place where `RagError` becomes
-an exit code.
+files; 130 interrupted (Ctrl-C, also during a build or a model load).
+`main` is the only place where an exception becomes an exit code: every
+exception, expected or not, is one line (`rag.errors.user_message`); `-v`
+adds the traceback of an unexpected one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -23,7 +26,7 @@ from rag.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SKIPPED, format_an
 from rag.cli.eval import eval_command
 from rag.cli.index import index
 from rag.cli.query import ask, search
-from rag.errors import RagError
+from rag.errors import RagError, user_message
 
 __all__ = ["EXIT_SKIPPED", "cli", "format_answer", "main"]
 
@@ -68,19 +71,31 @@ def main(argv: list[str] | None = None) -> None:
         rc = cli.main(args=argv, prog_name="rag", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C (KeyboardInterrupt) into Abort outside standalone mode.
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except RagError as e:
-        click.echo(f"error: {e}", err=True)
+    except BrokenPipeError:  # `rag search ... | head`: the reader left; not an error to report
+        _silence_stdout()
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - the edge: one line, never a traceback
+        args = sys.argv[1:] if argv is None else argv
+        if not isinstance(e, RagError | OSError) and ("-v" in args or "--verbose" in args):
+            traceback.print_exc()
+        click.echo(f"error: {user_message(e)}", err=True)
+        sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

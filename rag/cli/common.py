@@ -1,15 +1,19 @@
 """What every command shares: settings from the group's options, progress
-bars, and printing an Answer for people."""
+bars, reporting skipped files, and printing an Answer for people."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from rag.config import Settings
+from rag.errors import InputError
+from rag.ingest import Problem
 from rag.types import MODES, Answer
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -19,6 +23,23 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     """Settings: the group's options and the command's flags over RAG_* over defaults."""
     base: dict[str, Any] = ctx.obj or {}
     return Settings.load(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def report_skipped(problems: Sequence[Problem]) -> None:
+    """One stderr line per file that is not in the index, with the reason
+    (the same lines from `rag index`, `ask` and `search`)."""
+    for p in problems:
+        click.echo(p.line(), err=True)
+
+
+def check_writable_dir(path: Path, option: str) -> None:
+    """Fail now, not after a long run, if results cannot be written to `path`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise InputError(f"{option} {path} is not a writable folder ({e.strerror or e})") from e
 
 
 def progress_bars() -> Callable[[str, int, int], None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli.common import settings_from
+from rag.cli.common import check_writable_dir, report_skipped, settings_from
 from rag.config import PROJECT_ROOT
 from rag.types import ANSWERERS, MODES
 
@@ -76,6 +76,7 @@ def eval_command(
     if limit:
         items = items[:limit]
     settings = settings_from(ctx)
+    check_writable_dir(out_dir, "--out")  # before the run, not after it
     chosen_mode = mode or settings.mode
     chosen_answerer = answerer or settings.answerer
     configs = (
@@ -88,6 +89,7 @@ def eval_command(
     run = run_eval(
         pipeline, items, configs, k=top_k, out_dir=out_dir, qa_file=str(qa_path), progress=tqdm_progress
     )
+    report_skipped(pipeline.problems)
     if as_json:
         click.echo(json.dumps(run.report(), ensure_ascii=False, indent=2))
     else:
