@@ -87,7 +87,8 @@ class Pipeline:
         self._refresh: threading.Thread | None = None
         self._pending: list[str] = []  # why the background refresh runs
         self._gone: frozenset[str] = frozenset()  # files deleted since the index was built
-        self._note: str | None = None  # the refresh's outcome, told on the next answer
+        self._note: str | None = None  # a finished refresh, told on the next answer
+        self._failed: tuple[Snapshot, str] | None = None  # documents a refresh failed on, and why
 
     # -- components, created on first use ---------------------------------
     @property
@@ -169,10 +170,12 @@ class Pipeline:
         with self._lock:
             index.problems = [*now.skipped, *(p for p in index.problems if p.source in index.manifest["files"])]
             if not reasons:
-                self._snapshot = now
+                self._snapshot, self._failed = now, None
                 return note
             self._gone = frozenset(index.manifest["files"]) - frozenset(now.stamps)
             self._pending = reasons
+            if self._failed is not None and self._failed[0] == now:
+                return self._failed[1]  # retried only when the documents change again
             if not s.auto_build:
                 return f"The documents changed ({_brief(reasons)}); answers come from the old index until: rag index"
             self._refresh = threading.Thread(target=self._rebuild, name="rag-refresh", daemon=True)
@@ -193,15 +196,16 @@ class Pipeline:
             snapshot = Snapshot.take(spec)
             index, report = ensure_index(spec, self.embedder, model=self.model_id, allow_build=True)
         except Exception as e:  # noqa: BLE001 - reported on the next answer, not lost in a thread
-            log.warning("background index refresh failed", exc_info=True)
+            log.warning("background index refresh failed: %s", user_message(e), exc_info=not isinstance(e, RagError))
             with self._lock:
-                self._note = (
-                    f"The documents changed, but the index could not be refreshed ({user_message(e)}); "
-                    "answers still come from the previous index."
-                )
+                self._failed = (snapshot, (
+                    f"The documents changed ({_brief(self._pending)}), but the index could not be refreshed "
+                    f"({user_message(e)}); answers still come from the previous index."
+                ))
             return
         with self._lock:
             self._install(index, report, snapshot)
+            self._failed = None
             self._note = f"The index was refreshed ({_brief(self._pending)})."
 
     @property

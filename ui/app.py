@@ -137,7 +137,9 @@ class Handlers:
 
     def status(self) -> str:
         """The status line: skipped files, a refresh in progress ("" when all is well)."""
-        return render.status_banner(self.pipeline.problems, self.pipeline.refreshing)
+        # getattr: stand-in pipelines (tests, a remote client) may not track files.
+        problems = getattr(self.pipeline, "problems", ())
+        return render.status_banner(problems, getattr(self.pipeline, "refreshing", ()))
 
     def clear(self) -> tuple[str, list[Message], str, ChatSession]:
         return "", [], render.EMPTY_PANEL, ChatSession()

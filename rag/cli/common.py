@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,12 @@ from rag.ingest import Problem
 from rag.types import MODES, Answer
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Set by `rag.cli.main`'s SIGINT handler. A KeyboardInterrupt raised while
+# Python runs a finaliser (`__del__`, e.g. during a model load) is printed
+# and dropped, so the flag is what makes Ctrl-C stick: progress callbacks
+# raise again, and `main` exits 130 whatever happened after.
+INTERRUPTED = threading.Event()
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
@@ -43,17 +50,22 @@ def check_writable_dir(path: Path, option: str) -> None:
 
 
 def progress_bars() -> Callable[[str, int, int], None]:
-    """A tqdm bar per stage, on stderr."""
+    """A tqdm bar per stage, on stderr when it is a terminal (a log or a pipe
+    gets only the result lines)."""
     from tqdm import tqdm
 
     bars: dict[str, Any] = {}
 
     def update(stage: str, done: int, total: int) -> None:
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt
         if total == 0:
             return
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False)
+            bar = bars[stage] = tqdm(
+                total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False, disable=None
+            )
         bar.n = done
         bar.refresh()
         if done >= total:
