@@ -21,7 +21,7 @@ import pytest
 from rag.index.build import IndexSpec, build_index, load_index
 from rag.index.staging import STAGING, Staging
 from rag.models.fake import FakeEmbedder
-from tests.faults.corpus import write_corpus
+from bench.corpus import write_corpus
 from tests.faults.support import QUESTION, live, make_docs, process_env, rag_process, rag_run
 
 pytestmark = pytest.mark.faults

@@ -1,4 +1,5 @@
-"""Generated documents for the fault suite (not a test module)."""
+"""Generated Chinese documents of a chosen size, for bench/bench_reliability.py
+and the fault suite (tests/faults): distinct sentences, one per short line."""
 
 from __future__ import annotations
 
