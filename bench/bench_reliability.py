@@ -43,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
+from bench.corpus import write_corpus  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.index.build import IndexSpec, load_index  # noqa: E402
 from rag.index.integrity import verify_files  # noqa: E402
@@ -51,7 +52,6 @@ from rag.index.staging import STAGING, Staging  # noqa: E402
 from rag.ingest import load_corpus  # noqa: E402
 from rag.models.fake import FakeEmbedder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from bench.corpus import write_corpus  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 QUESTION = "2022年平湖实际外资是多少？"

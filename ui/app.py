@@ -175,13 +175,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
     h = Handlers(pipeline)
     with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
         session = gr.State(ChatSession())
-        gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
-        gr.Markdown(
-            "## 平湖外资资料问答 · Document Q&A\n"
-            "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
-            " Answers quote the documents; each [n] points to a source on the right."
-        )
-        status = gr.HTML(h.status(), elem_id="rag-status", js_on_load=None)
+        status = _header(h)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
@@ -249,6 +243,17 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
 
     app.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUE)
     return app
+
+
+def _header(h: Handlers) -> gr.HTML:
+    """Title, intro and the status line (skipped files, refresh in progress)."""
+    gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
+    gr.Markdown(
+        "## 平湖外资资料问答 · Document Q&A\n"
+        "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
+        " Answers quote the documents; each [n] points to a source on the right."
+    )
+    return gr.HTML(h.status(), elem_id="rag-status", js_on_load=None)
 
 
 def _settings_panel(settings: Settings) -> tuple[gr.Radio, gr.Slider, gr.Radio, gr.Checkbox]:

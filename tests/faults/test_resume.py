@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.corpus import write_corpus
 from rag.index.build import IndexSpec, build_index, load_index
 from rag.index.staging import STAGING, Staging
 from rag.models.fake import FakeEmbedder
-from bench.corpus import write_corpus
 from tests.faults.support import QUESTION, live, make_docs, process_env, rag_process, rag_run
 
 pytestmark = pytest.mark.faults
