@@ -89,7 +89,7 @@ def eval_command(
     run = run_eval(
         pipeline, items, configs, k=top_k, out_dir=out_dir, qa_file=str(qa_path), progress=tqdm_progress
     )
-    report_skipped(pipeline.problems)
+    report_skipped(getattr(pipeline, "problems", ()))  # a stand-in pipeline may not track files
     if as_json:
         click.echo(json.dumps(run.report(), ensure_ascii=False, indent=2))
     else:
