@@ -5,7 +5,7 @@ variable > default. `Settings.load(**overrides)` builds it; construction
 validates every field and raises `ConfigError` with the variable's name.
 
 Reading the environment happens only in `Settings.load`, never at import.
-Left out: config files. Eleven environment variables and flags are enough.
+Left out: config files. Environment variables and flags are enough.
 """
 
 from __future__ import annotations
@@ -81,6 +81,19 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
 
+    # Reliability (issue 14): limits, links, live refresh.
+    # A file over max_file_mb is skipped with a message; so is one that
+    # would make more than max_chunks_per_file chunks (5000 chunks of 200
+    # characters: a 500-page book, about 3 minutes of embedding on 2 cores).
+    max_file_mb: float = 50.0
+    max_chunks_per_file: int = 5000
+    follow_links: bool = False  # follow symbolic links that lead outside docs_dir
+    # A running page (or server) checks the documents before answering
+    # (stat, then a hash of changed files) at most this often, and rebuilds
+    # in the background when they changed; 0 checks before every question.
+    refresh_check_s: float = 2.0
+    live_refresh: bool = True
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)} (RAG_MODE), got {self.mode!r}")
@@ -110,6 +123,12 @@ class Settings:
             raise ConfigError(f"port must be between 1 and 65535, got {self.port}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be positive")
+        if not self.max_file_mb > 0:
+            raise ConfigError(f"max_file_mb must be positive (RAG_MAX_FILE_MB), got {self.max_file_mb}")
+        if self.max_chunks_per_file < 1:
+            raise ConfigError("max_chunks_per_file must be positive (RAG_MAX_CHUNKS_PER_FILE)")
+        if self.refresh_check_s < 0:
+            raise ConfigError("refresh_check_s must be >= 0 (RAG_REFRESH_CHECK_S)")
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,7 +10,8 @@
     └── GenerationError       a chat model backend failed (timeout, HTTP error)
 
 Every message is one line a user can act on. Anything else that escapes
-is a bug, and the CLI shows it as such.
+is a bug, and the CLI shows it as such. `user_message(exc)` is that one
+line, for every surface (CLI, page, API) alike.
 """
 
 from __future__ import annotations
@@ -50,3 +51,18 @@ class MissingExtraError(ModelError):
 
 class GenerationError(RagError):
     pass
+
+
+def user_message(exc: BaseException) -> str:
+    """The one line every surface shows for an exception."""
+    if isinstance(exc, RagError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot access{where}: {exc.strerror or exc}"
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return f"unexpected {type(exc).__name__}: {first} (a bug; please report it with the output of -v)"

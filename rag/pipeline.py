@@ -15,6 +15,14 @@ and the eval runner: which answerer answers (and the fallback to the
 extractive one, with a visible notice, when no chat model is available),
 when the index is (re)built, and what a question may be.
 
+Live documents: before answering, a long-running pipeline (the page, a
+server) checks whether the documents changed since its index was loaded
+(`check_documents`: at most every `refresh_check_s`, stat first, hash only
+changed files). If they did, it rebuilds in a background thread and keeps
+answering from the old index until the new one is in place, saying so in
+the answer's notice; passages of deleted files are left out meanwhile.
+`problems` lists the files that are not in the index, with the reason.
+
 Slow parts are injected: pass `embedder=` (a langchain Embeddings, e.g.
 `FakeEmbedder`) or `chat_model=` (a langchain chat model) to replace the
 real ones. Construction is cheap; models load on first use.
@@ -22,6 +30,8 @@ real ones. Construction is cheap; models load on first use.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import threading
 import time
@@ -33,12 +43,16 @@ from typing_extensions import Unpack
 
 from rag.answer.base import Answerer
 from rag.config import Settings
-from rag.errors import ConfigError, InputError, ModelError
+from rag.errors import ConfigError, InputError, ModelError, RagError, user_message
 from rag.index import BuildReport, Index, IndexSpec, ProgressFn, ensure_index
 from rag.index.build import model_id
+from rag.index.watch import Snapshot, changes
+from rag.ingest import Problem
 from rag.retrieve import RERANKERS, HybridRetriever, Reranker
 from rag.text import detect_lang, elapsed_ms, unsupported_script
 from rag.types import ANSWERERS, MODES, Answer, AnswerStream, Draft, Hit, Mode, Turn
+
+log = logging.getLogger(__name__)
 
 
 class AskOptions(TypedDict, total=False):
@@ -68,6 +82,14 @@ class Pipeline:
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.RLock()
         self.last_build: BuildReport | None = None
+        # Live documents (issue 14): see check_documents.
+        self._snapshot = Snapshot()
+        self._checked_at = 0.0
+        self._refresh: threading.Thread | None = None
+        self._pending: list[str] = []  # why the background refresh runs
+        self._gone: frozenset[str] = frozenset()  # files deleted since the index was built
+        self._note: str | None = None  # a finished refresh, told on the next answer
+        self._failed: tuple[Snapshot, str] | None = None  # documents a refresh failed on, and why
 
     # -- components, created on first use ---------------------------------
     @property
@@ -85,6 +107,8 @@ class Pipeline:
         return IndexSpec(
             docs_dir=s.docs_dir, index_dir=s.index_dir, chunk_size=s.chunk_size,
             chunk_overlap=s.chunk_overlap, embed_batch_size=s.embed_batch_size,
+            max_file_bytes=int(s.max_file_mb * 2**20), max_chunks_per_file=s.max_chunks_per_file,
+            follow_links=s.follow_links,
         )
 
     def ensure_index(
@@ -95,13 +119,95 @@ class Pipeline:
         `force=True` rebuilds from scratch (`rag index --rebuild`)."""
         with self._lock:
             allow = self.settings.auto_build if allow_build is None else allow_build
+            spec = self.index_spec
+            snapshot = Snapshot.take(spec)  # before: a change during the build shows up later
             index, report = ensure_index(
-                self.index_spec, self.embedder, model=model_id(self.embedder, self.settings.embed_model),
-                allow_build=allow or force, force=force, progress=progress,
+                spec, self.embedder, model=self.model_id, allow_build=allow or force, force=force, progress=progress,
             )
-            self._index = index
-            self.last_build = report
+            self._install(index, report, snapshot)
             return report
+
+    @property
+    def model_id(self) -> str:
+        return model_id(self.embedder, self.settings.embed_model)
+
+    def _install(self, index: Index, report: BuildReport, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._index, self.last_build = index, report
+            self._snapshot, self._checked_at, self._gone = snapshot, time.monotonic(), frozenset()
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Files that are not in the index, with the reason (every surface reports them)."""
+        return list(self._index.problems) if self._index is not None else []
+
+    @property
+    def refreshing(self) -> list[str]:
+        """Why the index is being rebuilt in the background ([] when it is not)."""
+        with self._lock:
+            return list(self._pending) if self._refresh is not None and self._refresh.is_alive() else []
+
+    # -- live documents ----------------------------------------------------
+    def check_documents(self) -> str | None:
+        """Before answering: have the documents changed since the index was
+        loaded? If so, start a background rebuild. Returns the notice for
+        this answer, or None. Cheap: a stat walk at most every
+        `refresh_check_s`; only changed files are hashed."""
+        s = self.settings
+        with self._lock:
+            if self._index is None or not s.live_refresh:
+                return None
+            note, self._note = self._note, None
+            if self.refreshing:
+                return self._pending_notice()
+            if time.monotonic() - self._checked_at < s.refresh_check_s:
+                return note
+            self._checked_at = time.monotonic()
+            index, before = self._index, self._snapshot
+        try:
+            reasons, now = changes(self.index_spec, index, before, self.model_id)
+        except RagError as e:
+            return f"The documents cannot be checked for changes: {e}"
+        with self._lock:
+            index.problems = [*now.skipped, *(p for p in index.problems if p.source in index.manifest["files"])]
+            if not reasons:
+                self._snapshot, self._failed = now, None
+                return note
+            self._gone = frozenset(index.manifest["files"]) - frozenset(now.stamps)
+            self._pending = reasons
+            if self._failed is not None and self._failed[0] == now:
+                return self._failed[1]  # retried only when the documents change again
+            if not s.auto_build:
+                return f"The documents changed ({_brief(reasons)}); answers come from the old index until: rag index"
+            self._refresh = threading.Thread(target=self._rebuild, name="rag-refresh", daemon=True)
+            self._refresh.start()
+            return self._pending_notice()
+
+    def _pending_notice(self) -> str:
+        gone = " (passages of deleted files are left out)" if self._gone else ""
+        return (
+            f"The documents changed ({_brief(self._pending)}); the index is being refreshed in the "
+            f"background, and this answer comes from the previous index{gone}."
+        )
+
+    def _rebuild(self) -> None:
+        """The background refresh: build, then swap the index in one step."""
+        spec = self.index_spec
+        try:
+            snapshot = Snapshot.take(spec)
+            index, report = ensure_index(spec, self.embedder, model=self.model_id, allow_build=True)
+        except Exception as e:  # noqa: BLE001 - reported on the next answer, not lost in a thread
+            log.warning("background index refresh failed: %s", user_message(e), exc_info=not isinstance(e, RagError))
+            with self._lock:
+                self._failed = (snapshot, (
+                    f"The documents changed ({_brief(self._pending)}), but the index could not be refreshed "
+                    f"({user_message(e)}); answers still come from the previous index."
+                ))
+            return
+        with self._lock:
+            self._install(index, report, snapshot)
+            self._failed = None
+            self._note = f"The index was refreshed ({_brief(self._pending)})."
 
     @property
     def index(self) -> Index:
@@ -194,6 +300,10 @@ class Pipeline:
                 f"the question is {len(q)} characters long; the limit is "
                 f"{self.settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)"
             )
+        if any("\ud800" <= ch <= "\udfff" for ch in q):  # undecodable bytes from argv or a bad client
+            raise InputError("the question contains bytes that are not valid UTF-8; check the terminal's encoding")
+        if not any(ch.isalnum() for ch in q):
+            raise InputError("the question has no words, only punctuation or symbols")
         script = unsupported_script(q)
         if script:
             raise InputError(
@@ -207,6 +317,12 @@ class Pipeline:
         fusion: str | None = None, timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         q = self.check_question(query)
+        self.check_documents()
+        return self._search(q, mode=mode, k=k, fusion=fusion, timings=timings)
+
+    def _search(
+        self, q: str, *, mode: str | None, k: int | None, fusion: str | None, timings: dict[str, float] | None,
+    ) -> list[Hit]:
         s = self.settings.with_(mode=mode, top_k=k, fusion=fusion)  # validates them
         return self._retrieve(q, s, timings)
 
@@ -215,7 +331,11 @@ class Pipeline:
             self.index, self.embedder, fetch_k=s.fetch_k, fusion=s.fusion, rrf_k=s.rrf_k
         )
         mode_: Mode = s.mode if s.mode in MODES else "hybrid"  # type: ignore[assignment]
-        hits = retriever.search(q, mode=mode_, k=s.top_k, timings=timings)
+        gone = self._gone
+        hits = retriever.search(q, mode=mode_, k=s.top_k * (2 if gone else 1), timings=timings)
+        if gone:  # deleted while a refresh runs: never cite a file that is not there
+            kept = [h for h in hits if h.chunk.source not in gone][: s.top_k]
+            hits = [dataclasses.replace(h, rank=i) for i, h in enumerate(kept, start=1)]
         return self.reranker.rerank(q, hits, s.top_k)
 
     def stream(self, question: str, **options: Unpack[AskOptions]) -> AnswerStream:
@@ -226,6 +346,8 @@ class Pipeline:
         q = self.check_question(question)
         s = self.settings.with_(mode=options.get("mode"), top_k=options.get("k"), fusion=options.get("fusion"))
         impl, notice = self.resolve_answerer(options.get("answerer"))
+        docs_notice = self.check_documents()
+        notice = "; ".join(n for n in (docs_notice, notice) if n) or None
         return AnswerStream(self._answer(q, s, impl, notice, options.get("history", ())))
 
     def _answer(
@@ -294,3 +416,8 @@ class Pipeline:
             verification=draft.verification,
             notice=notes,
         )
+
+
+def _brief(reasons: Sequence[str], n: int = 3) -> str:
+    more = f"; and {len(reasons) - n} more" if len(reasons) > n else ""
+    return "; ".join(reasons[:n]) + more

@@ -13,9 +13,17 @@ the pipeline for follow-up questions, and the `Answer` behind each
 assistant message, so the sources panel and the timings can be re-rendered
 for any earlier answer. Nothing is kept in module globals.
 
-Errors never reach the browser as tracebacks: a `RagError` becomes its
-one-line message in the chat, anything else a generic message (and a
+Errors never reach the browser as tracebacks: a `RagError` (or an OS
+error) becomes the same one-line message the CLI prints
+(`rag.errors.user_message`), anything else a generic message (and a
 logged traceback).
+
+A status line under the title names the files that are not in the index
+(with the reason) and says when the index is being refreshed because the
+documents changed; it is updated on load and after every answer. The
+refresh itself is the pipeline's policy (`Pipeline.check_documents`).
+Logging in (with --username/--password) is rate-limited per client
+(ui/auth.py).
 
 Left out: file upload and index rebuilds from the page (the CLI does
 those), and per-user authentication beyond Gradio's single `auth` pair.
@@ -34,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import gradio as gr
 
 from rag.config import Settings
-from rag.errors import ConfigError, RagError
+from rag.errors import ConfigError, RagError, user_message
 from rag.types import MODES, Answer, Turn
 from ui import render
 
@@ -114,8 +122,8 @@ class Handlers:
                 session.set(i, render.pending_message(partial))
                 yield gr.skip(), session.view(), gr.skip(), session
             final = answering.answer()
-        except RagError as e:
-            session.set(i, render.error_message(str(e)))
+        except (RagError, OSError) as e:
+            session.set(i, render.error_message(user_message(e)))
             yield gr.skip(), session.view(), gr.skip(), session
             return
         except Exception:
@@ -127,6 +135,12 @@ class Handlers:
         session.answers[i] = final
         session.turns.append(Turn(question=text, answer=final.text))
         yield gr.skip(), session.view(), render.sources_panel(final), session
+
+    def status(self) -> str:
+        """The status line: skipped files, a refresh in progress ("" when all is well)."""
+        # getattr: stand-in pipelines (tests, a remote client) may not track files.
+        problems = getattr(self.pipeline, "problems", ())
+        return render.status_banner(problems, getattr(self.pipeline, "refreshing", ()))
 
     def clear(self) -> tuple[str, list[Message], str, ChatSession]:
         return "", [], render.EMPTY_PANEL, ChatSession()
@@ -162,12 +176,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
     h = Handlers(pipeline)
     with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
         session = gr.State(ChatSession())
-        gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
-        gr.Markdown(
-            "## 平湖外资资料问答 · Document Q&A\n"
-            "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
-            " Answers quote the documents; each [n] points to a source on the right."
-        )
+        status = _header(h)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
@@ -211,7 +220,8 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
             outputs=[msg, chatbot, sources, session],
             api_name="chat",
             show_progress="minimal",
-        )
+        ).then(h.status, outputs=[status], api_visibility="private", queue=False)
+        app.load(h.status, outputs=[status], api_visibility="private", queue=False)
         clear_btn.click(
             h.clear, outputs=[msg, chatbot, sources, session], api_name="clear", queue=False
         )
@@ -234,6 +244,17 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
 
     app.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUE)
     return app
+
+
+def _header(h: Handlers) -> gr.HTML:
+    """Title, intro and the status line (skipped files, refresh in progress)."""
+    gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
+    gr.Markdown(
+        "## 平湖外资资料问答 · Document Q&A\n"
+        "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
+        " Answers quote the documents; each [n] points to a source on the right."
+    )
+    return gr.HTML(h.status(), elem_id="rag-status", js_on_load=None)
 
 
 def _settings_panel(settings: Settings) -> tuple[gr.Radio, gr.Slider, gr.Radio, gr.Checkbox]:
@@ -326,10 +347,13 @@ def serve(
     if warning:
         print(warning, file=sys.stderr, flush=True)
     app = build_app(pipeline)
+    from ui.auth import LoginLimiter, client_address_kwargs
+
     app.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=LoginLimiter(*auth) if auth else None,
+        app_kwargs=client_address_kwargs() if auth else None,
         inbrowser=open_browser,
         prevent_thread_lock=not block,
         share=False,

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from rag.ingest.scan import Problem
 from rag.types import Answer, Citation, Hit, Verification
 
 REFUSED_LABEL = "未回答 · Not answered"
@@ -190,6 +191,26 @@ def notice(text: str) -> str:
     return f'<span class="rag-notice">ℹ️ {md_text(text)}</span>'
 
 
+def status_banner(problems: Sequence[Problem], refreshing: Sequence[str] = (), limit: int = 10) -> str:
+    """The page's status line: files not in the index (with the reason) and
+    a refresh in progress; "" when there is nothing to say."""
+    parts: list[str] = []
+    if refreshing:
+        parts.append(
+            '<p class="rag-status-refresh">文档已更改，正在后台更新索引 · The documents changed; '
+            f"the index is being refreshed ({esc('; '.join(refreshing[:3]))}). "
+            "Answers come from the previous index until then.</p>"
+        )
+    if problems:
+        items = "".join(f"<li><code>{esc(p.source)}</code>: {esc(p.reason)}</li>" for p in problems[:limit])
+        more = f"<li>… and {len(problems) - limit} more</li>" if len(problems) > limit else ""
+        parts.append(
+            f'<details class="rag-status-skipped" open><summary>⚠️ {len(problems)} file(s) not indexed · '
+            f"{len(problems)} 个文件未编入索引</summary><ul>{items}{more}</ul></details>"
+        )
+    return f'<div class="rag-status">{"".join(parts)}</div>' if parts else ""
+
+
 def error_message(text: str) -> str:
     """An in-chat error: a problem the user can act on, or a generic one."""
     return f'<span class="rag-error">⚠️ {md_text(text)}</span>'
@@ -315,4 +336,6 @@ mark.rag-quote { background: #fde68a; color: #111; padding: 0 1px; border-radius
 .rag-answerer { color: var(--body-text-color-subdued, #777); font-size: 0.8em; }
 .rag-pending { color: var(--body-text-color-subdued, #888); }
 .rag-footer { margin-top: 0.6em; }
+.rag-status { font-size: 0.9em; border-left: 3px solid #f59e0b; padding: 0.2em 0.8em; margin: 0.3em 0; }
+.rag-status ul { margin: 0.2em 0 0.2em 1.2em; }
 """

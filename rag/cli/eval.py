@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli.common import settings_from
+from rag.cli.common import check_writable_dir, report_skipped, settings_from
 from rag.config import PROJECT_ROOT
 from rag.types import ANSWERER_CHOICES, MODES
 
@@ -82,7 +82,7 @@ def eval_command(
         raise click.UsageError("give each --qa file a different name")
     outs = {name: out_dir if len(paths) == 1 else out_dir / name for name in sets}
     for folder in outs.values():  # fail now, not after the whole run
-        _writable(folder)
+        check_writable_dir(folder, "--out")
     settings = settings_from(ctx)
     chosen_mode = mode or settings.mode
     chosen_answerer = answerer or settings.answerer
@@ -100,6 +100,7 @@ def eval_command(
     }
     if len(runs) > 1:
         write_summary(runs, out_dir)
+    report_skipped(getattr(pipeline, "problems", ()))  # a stand-in pipeline may not track files
     if as_json:
         reports = {name: run.report() for name, run in runs.items()}
         click.echo(json.dumps(reports if len(runs) > 1 else next(iter(reports.values())), ensure_ascii=False, indent=2))
@@ -113,15 +114,3 @@ def eval_command(
         sys.stderr.flush()
         ctx.exit(1)
 
-
-def _writable(folder: Path) -> None:
-    """Create the output folder now and prove it is writable."""
-    from rag.errors import InputError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("", encoding="utf-8")
-        probe.unlink()
-    except OSError as e:
-        raise InputError(f"cannot write the eval output to {folder}: {e.strerror or e}") from e

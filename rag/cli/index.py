@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rag.cli.common import EXIT_SKIPPED, progress_bars, settings_from
+from rag.cli.common import EXIT_SKIPPED, progress_bars, report_skipped, settings_from
 
 
 @click.command()
@@ -13,21 +13,24 @@ from rag.cli.common import EXIT_SKIPPED, progress_bars, settings_from
 def index(ctx: click.Context, rebuild: bool) -> None:
     """Build the index, or refresh it if documents, model or settings changed.
 
-    Only chunks whose text changed are embedded again. Exit status 3 when
-    some files were skipped (each is named on stderr with the reason).
+    Only chunks whose text changed are embedded again, and a build that was
+    interrupted resumes without embedding its finished batches again. A
+    damaged index (changed files, malformed manifest or CURRENT) is rebuilt;
+    --rebuild always starts from scratch. Exit status 3 when some files
+    were skipped (each is named on stderr with the reason).
     """
     from rag.pipeline import Pipeline
 
     p = Pipeline(settings_from(ctx))
     report = p.ensure_index(progress=progress_bars(), force=rebuild, allow_build=True)
-    for prob in report.problems:
-        click.echo(f"skipped {prob.source}: {prob.reason}", err=True)
+    report_skipped(report.problems)
     if report.built:
         why = f" ({'; '.join(report.reasons[:3])})" if report.reasons else ""
+        resumed = f", {report.resumed} resumed from an interrupted build" if report.resumed else ""
         click.echo(
             f"built {report.path}{why}\n"
             f"{report.files} files, {report.articles} articles, {report.chunks} chunks "
-            f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s"
+            f"({report.embedded} embedded, {report.reused} reused{resumed}) in {report.seconds:.1f} s"
         )
     else:
         click.echo(f"index is up to date: {report.files} files, {report.articles} articles, {report.chunks} chunks ({report.path})")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from rag.cli.common import format_answer, mode_and_k, progress_bars, settings_from
+from rag.cli.common import format_answer, mode_and_k, progress_bars, report_skipped, settings_from
 from rag.types import ANSWERER_CHOICES
 
 
@@ -28,10 +28,13 @@ def search(ctx: click.Context, query: str, mode: str | None, top_k: int | None, 
     p = Pipeline(settings_from(ctx, mode=mode, top_k=top_k))
     p.check_question(query)
     p.ensure_index(progress=progress_bars())
+    report_skipped(p.problems)
     timings: dict[str, float] = {}
     hits = p.search(query, timings=timings)
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": [h.to_dict() for h in hits], "timings_ms": timings}, ensure_ascii=False, indent=2))
+        out = {"query": query, "hits": [h.to_dict() for h in hits], "timings_ms": timings,
+               "skipped": [x.to_dict() for x in p.problems]}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if not hits:
         click.echo("no passages matched")
@@ -65,6 +68,7 @@ def ask(ctx: click.Context, question: str, mode: str | None, top_k: int | None, 
     p = Pipeline(settings_from(ctx, mode=mode, top_k=top_k, answerer=answerer))
     p.check_question(question)
     p.ensure_index(progress=progress_bars())
+    report_skipped(p.problems)
     answering = p.stream(question)
     streamed = False
     if stream and not as_json:
@@ -73,7 +77,8 @@ def ask(ctx: click.Context, question: str, mode: str | None, top_k: int | None, 
             streamed = True
     final = answering.answer()
     if as_json:
-        click.echo(json.dumps(final.to_dict(), ensure_ascii=False, indent=2))
+        out = {**final.to_dict(), "skipped": [x.to_dict() for x in p.problems]}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if streamed:
         click.echo("\n")

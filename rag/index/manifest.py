@@ -12,30 +12,42 @@ Left out: the index files themselves (rag/index/layout.py, build.py).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rag.index.lexicon import resources_digest
-from rag.ingest import METADATA_FILE, list_sources
+from rag.ingest import METADATA_FILE, Scan
 
-FORMAT_VERSION = 2
+# 3: build folders carry a marker; the manifest records index file hashes.
+FORMAT_VERSION = 3
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes; None when it cannot be read (the build
+    reports why; a permission problem must not stop the whole index)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def current_state(
-    docs_dir: Path, *, model_id: str, chunk_size: int, chunk_overlap: int, store: str
+    docs_dir: Path, scan: Scan, *, model_id: str, chunk_size: int, chunk_overlap: int, store: str,
+    limits: dict[str, Any] | None = None, known: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """What the manifest must match for the index to be fresh."""
-    files = {p.relative_to(docs_dir).as_posix(): file_digest(p) for p in list_sources(docs_dir)}
+    """What the manifest must match for the index to be fresh. `known`
+    gives digests to trust instead of hashing (files whose stat did not
+    change: the freshness check in rag/index/watch.py)."""
+    known = known or {}
+    files = {src.name: known[src.name] if src.name in known else file_digest(src.path) for src in scan.sources}
     meta = docs_dir / METADATA_FILE
     return {
         "format_version": FORMAT_VERSION,
         "embed_model": model_id,
         "vector_store": store,
         "chunker": {"size": chunk_size, "overlap": chunk_overlap},
+        "limits": limits or {},
         "tokenizer": resources_digest(),
         "metadata_sha256": file_digest(meta) if meta.exists() else None,
         "files": files,
@@ -53,6 +65,8 @@ def stale_reasons(manifest: dict[str, Any], state: dict[str, Any]) -> list[str]:
         reasons.append(f"vector store changed ({manifest.get('vector_store')} -> {state['vector_store']})")
     if manifest.get("chunker") != state["chunker"]:
         reasons.append(f"chunker settings changed ({manifest.get('chunker')} -> {state['chunker']})")
+    if manifest.get("limits", {}) != state["limits"]:
+        reasons.append(f"limits changed ({manifest.get('limits')} -> {state['limits']})")
     if manifest.get("tokenizer") != state["tokenizer"]:
         reasons.append("BM25 dictionary or stop words changed")
     if manifest.get("metadata_sha256") != state["metadata_sha256"]:

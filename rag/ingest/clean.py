@@ -147,18 +147,20 @@ def clean_text(raw: str, base: int = 0, furniture: tuple[str, ...] = ()) -> tupl
     out_text: list[str] = []
     out_origin: list[int] = []
     for i, (text, offs) in enumerate(joined):
-        if i:
+        if i:  # the separator maps to the line break just before the paragraph
             out_text.append("\n")
-            out_origin.append(out_origin[-1] + 1 if out_origin else base)
+            out_origin.append(offs[0] - 1)
         out_text.append(text)
         out_origin.extend(offs)
     return "".join(out_text), out_origin
 
 
 def _join(a: str, ao: list[int], b: str, bo: list[int]) -> tuple[str, list[int]]:
-    """Join two wrapped lines: a space only between two Latin words."""
+    """Join two wrapped lines: a space only between two Latin words. The
+    space maps to the line break (or indentation) just before `b`: the last
+    character before a line's text is always one of those."""
     if a and b and a[-1].isascii() and a[-1].isalpha() and b[0].isascii() and b[0].isalpha():
-        return a + " " + b, ao + [ao[-1] + 1] + bo
+        return a + " " + b, ao + [bo[0] - 1] + bo
     return a + b, ao + bo
 
 

@@ -2,10 +2,12 @@
 
     docs, skipped = load_corpus(Path("seeds"))
 
-Every file whose suffix has a reader (rag/ingest/readers) is read, split
-into articles (rag/ingest/metadata.py) and cleaned (rag/ingest/clean.py).
-A file that cannot be read is not fatal: it comes back as a `Problem` with
-the reason, for every surface to report.
+Every file the scan accepts (rag/ingest/scan.py: a reader for its suffix,
+within the size limit, not a link leading outside) is read, split into
+articles (rag/ingest/metadata.py) and cleaned (rag/ingest/clean.py). A
+file that cannot be read, or whose text is too long to index, is not
+fatal: it comes back as a `Problem` with the reason, for every surface to
+report, like the files the scan left out.
 
 Left out: sub-document metadata from the files themselves (PDF info).
 """
@@ -13,36 +15,19 @@ Left out: sub-document metadata from the files themselves (PDF info).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import DocumentError, InputError
+from rag.errors import DocumentError
 from rag.ingest.clean import clean_text
 from rag.ingest.metadata import ArticleMeta, read_metadata, split_articles
 from rag.ingest.readers import reader_for
+from rag.ingest.scan import Problem, Scan, scan_documents
 from rag.types import Document
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A file that could not be indexed, and why."""
-
-    source: str
-    reason: str
-
-
 def list_sources(docs_dir: Path) -> list[Path]:
-    """The readable files under docs_dir, sorted, hidden files skipped."""
-    if not docs_dir.is_dir():
-        raise InputError(f"documents folder {docs_dir} does not exist")
-    out = []
-    for p in sorted(docs_dir.rglob("*")):
-        rel = p.relative_to(docs_dir)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.is_file() and reader_for(p) is not None:
-            out.append(p)
-    return out
+    """The files under docs_dir a reader can read, sorted (see scan_documents)."""
+    return [s.path for s in scan_documents(docs_dir).sources]
 
 
 def read_source(path: Path) -> tuple[str | None, str | None]:
@@ -56,18 +41,31 @@ def read_source(path: Path) -> tuple[str | None, str | None]:
         return None, str(e)
 
 
-def load_corpus(docs_dir: Path) -> tuple[list[Document], list[Problem]]:
-    """Clean every readable file of docs_dir; report the others."""
+def load_corpus(
+    docs_dir: Path, scan: Scan | None = None, *, max_chars: int | None = None
+) -> tuple[list[Document], list[Problem]]:
+    """Clean every readable file of docs_dir; report the others (the scan's
+    skipped files first). A file whose text is over `max_chars` characters
+    is reported before it is cleaned: cleaning and chunking are the
+    expensive part of reading a huge file."""
+    scan = scan or scan_documents(docs_dir)
     meta, furniture = read_metadata(docs_dir)
     docs: list[Document] = []
-    problems: list[Problem] = []
-    for path in list_sources(docs_dir):
-        name = path.relative_to(docs_dir).as_posix()
+    problems: list[Problem] = list(scan.skipped)
+    for src in scan.sources:
+        name, path = src.name, src.path
         text, reason = read_source(path)
         if text is None:
             problems.append(Problem(name, reason or "unreadable"))
             continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if max_chars is not None and len(text) > max_chars:
+            problems.append(Problem(name, f"has {len(text):,} characters, too many to index (RAG_MAX_CHUNKS_PER_FILE)"))
+            continue
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as e:  # gone or unreadable since the reader read it
+            problems.append(Problem(name, f"cannot be read: {e.strerror or e}"))
+            continue
         file_docs = documents_from_text(name, text, meta.get(name), furniture, digest)
         if not file_docs:
             problems.append(Problem(name, "has no text left after cleaning"))

@@ -40,6 +40,8 @@ def read_metadata(docs_dir: Path) -> tuple[dict[str, list[ArticleMeta]], tuple[s
         return {}, ()
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"{path} cannot be read: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: invalid metadata file: {e}") from e
     files: dict[str, list[ArticleMeta]] = {}

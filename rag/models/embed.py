@@ -117,11 +117,14 @@ def resolve_model_path(settings: Settings) -> Path | str:
 
 def load_embedder(settings: Settings, show_progress: bool = False) -> Embeddings:
     """The configured embedder. `fake` / `fake:DIM` selects FakeEmbedder
-    (for tests and for trying the CLI without any model)."""
+    (for tests and for trying the CLI without any model; see
+    `FakeEmbedder.from_name` for its slow variant)."""
     name = settings.embed_model
-    if name == "fake" or name.startswith("fake:"):
+    if name == "fake" or name.startswith(("fake:", "fake?")):
         from rag.models.fake import FakeEmbedder
 
-        dim = int(name.split(":", 1)[1]) if ":" in name else 64
-        return FakeEmbedder(dim)
+        try:
+            return FakeEmbedder.from_name(name)
+        except ValueError as e:
+            raise ModelError(f"bad fake model name {name!r}: {e}") from e
     return SentenceTransformerEmbedder(settings, show_progress=show_progress)

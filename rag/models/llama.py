@@ -12,6 +12,8 @@ file (rag/models/gguf.py).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import threading
 from collections.abc import Iterator
@@ -29,6 +31,16 @@ N_CTX = 2048  # the prompt is ~1,000 tokens plus up to llm_max_tokens of answer
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 _loaded: dict[tuple[str, int, int], Any] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before the interpreter tears down llama.cpp's own
+    module (its finaliser otherwise prints a traceback at exit)."""
+    while _loaded:
+        _, llama = _loaded.popitem()
+        with contextlib.suppress(Exception):
+            llama.close()
 _load_lock = threading.Lock()
 
 

@@ -66,7 +66,7 @@ CITATION_KEYS = {
 }
 ANSWER_KEYS = {
     "question", "rewritten_question", "answer", "refused", "lang", "answerer", "mode",
-    "citations", "hits", "timings_ms", "verification", "notice",
+    "citations", "hits", "timings_ms", "verification", "notice", "skipped",
 }
 
 
@@ -163,7 +163,7 @@ def markers(text: str) -> list[int]:
     (["search"], ["QUERY", "--mode", "--top-k", "--json", "hybrid", "bm25", "dense"]),
     (["ask"], ["QUESTION", "--mode", "--top-k", "--answerer", "--json", "--stream", "extractive", "llm"]),
     (["eval"], ["--qa", "--mode", "--answerer", "--top-k", "--out", "--compare", "--min-accuracy", "--limit", "--json"]),
-    (["chat"], ["--host", "--port", "--allow-remote", "--username", "--password"]),
+    (["chat"], ["--host", "--port", "--allow-remote", "--username", "--password", "--password-file"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_of_every_command(command: list[str], options: list[str], flag: str) -> None:
@@ -422,7 +422,7 @@ def test_ask_builds_the_index_when_missing(base: list[str], index_dir: Path) -> 
     (["eval", "--limit", "0"], "--limit"),
     (["chat", "--port", "0"], "--port"),
     (["chat", "--port", "70000"], "--port"),
-    (["chat", "--username", "u"], "--username and --password go together"),
+    (["chat", "--username", "u"], "--username and --password (or --password-file) go together"),
     (["nosuchcommand"], "nosuchcommand"),
 ])
 def test_bad_options_exit_2(base: list[str], index_dir: Path, args: list[str], needle: str) -> None:
@@ -582,7 +582,7 @@ def test_eval_min_accuracy_not_met_cli(base: list[str], qa_file: Path, tmp_path:
     out = tmp_path / "c"
     r = invoke([*base, "eval", "--qa", str(qa_file), "--out", str(out), "--min-accuracy", "1.0"])
     assert r.exit_code == 1, r.output
-    assert f"accuracy {reached:.3f} is below --min-accuracy 1.000" in r.stderr
+    assert f"accuracy {reached:.3f} (qa) is below --min-accuracy 1.000" in r.stderr
     assert (out / "report.json").exists()  # the outputs are written all the same
 
 

@@ -45,7 +45,10 @@ def test_manifest_records_format_model_settings_and_digests(tmp_path: Path, docs
     assert m["embed_model"] == "fake-ngram-64" and m["dim"] == 64
     assert m["chunker"] == {"size": s.chunk_size, "overlap": s.chunk_overlap}
     assert len(m["files"]) == 5 and all(len(f["sha256"]) == 64 for f in m["files"].values())
-    assert {p.name for p in index.path.iterdir()} == {"manifest.json", "chunks.jsonl", "vectors.faiss", "bm25.json", "tokens.jsonl"}
+    files = {"chunks.jsonl", "vectors.faiss", "bm25.json", "tokens.jsonl"}
+    assert {p.name for p in index.path.iterdir()} == {".rag-build", "manifest.json", *files}
+    assert set(m["index_files"]) == files  # every index file has its SHA-256 and size
+    assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in m["index_files"].values())
     # no pickle: every file is JSON, JSON lines or a FAISS index
     for p in index.path.iterdir():
         assert not p.read_bytes().startswith(b"\x80")
@@ -131,9 +134,10 @@ def test_corrupt_current_pointer_means_no_index(tmp_path: Path, docs: Path) -> N
     s = _settings(tmp_path, docs)
     ensure_index(s, FakeEmbedder())
     (s.index_dir / CURRENT).write_text("../../etc\n")
-    assert live_build(s.index_dir) is None
+    with pytest.raises(IndexNotReadyError, match="CURRENT is malformed"):
+        live_build(s.index_dir)
     _, report = ensure_index(s, FakeEmbedder())
-    assert report.built
+    assert report.built and "CURRENT is malformed" in report.reasons[0]
 
 
 def test_unreadable_file_is_reported_not_rebuilt_every_time(tmp_path: Path, docs: Path) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts); `bench.corpus` is also used by tests/faults."""
