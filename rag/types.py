@@ -22,6 +22,7 @@ records) and any formatting for display (the CLI and UI do that).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 from collections.abc import Generator, Iterator, Mapping
@@ -55,6 +56,9 @@ class Document:
     text: str
     origin: tuple[int, ...]
     file_sha256: str = ""
+    # (offset in the original/extracted text, page number) where each page
+    # of the file starts; empty for files without pages. (issue 11)
+    pages: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.origin) != len(self.text):
@@ -63,6 +67,23 @@ class Document:
     @property
     def id(self) -> str:
         return f"{self.source}#{self.article}"
+
+    def page_at(self, start: int) -> int | None:
+        """The page of cleaned character `start` (None without pages)."""
+        if not self.pages or not self.text:
+            return None
+        offset = self.origin[min(start, len(self.origin) - 1)]
+        i = bisect.bisect_right([s for s, _ in self.pages], offset) - 1
+        return self.pages[max(i, 0)][1]
+
+    def page_breaks(self) -> list[int]:
+        """Cleaned offsets where a new page starts (chunks never cross them)."""
+        out = []
+        for start, _page in self.pages[1:]:
+            i = bisect.bisect_left(self.origin, start)
+            if 0 < i < len(self.text):
+                out.append(i)
+        return out
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of `text` to a span of the original file."""
@@ -83,6 +104,7 @@ class Provenance:
     article: int  # 0-based index of the article inside the file
     title: str
     date: str | None  # ISO publication date, from the metadata file
+    page: int | None = None  # 1-based page of a PDF or scan; None for text (issue 11)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +129,8 @@ class Chunk(Provenance):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Chunk:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        # Fields with defaults (page) may be missing from older files.
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ PIP=pip_
 
 # torch first and pinned: anything looser pulls a multi-GB CUDA build.
 $PIP install "torch==2.13.0"
-$PIP install -e ".[dev]"
+# The ocr extra (issue 11) is installed too, so CI tests scanned pages.
+$PIP install -e ".[dev,ocr]"
 
 if [ "$WITH_LLM" = 1 ]; then
   # llama-cpp-python compiles for ~6 minutes on 2 cores; build its wheel
@@ -59,6 +60,17 @@ if [ "$WITH_LLM" = 1 ]; then
     $PIP wheel --no-deps "llama-cpp-python>=0.3" -w "$WHEELS"
   fi
   $PIP install --find-links "$WHEELS" -e ".[llm]"
+fi
+
+# OCR's opencv needs libGL and glib (present on most desktops, not on slim images).
+if ! "$VPY" -c 'import cv2' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing libgl1 and libglib2.0-0 for OCR (Debian)"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libgl1 libglib2.0-0 >/dev/null
+  else
+    echo "setup: OCR needs libGL (sudo apt-get install libgl1 libglib2.0-0); scans will be skipped until then" >&2
+  fi
 fi
 
 # Chinese glyphs in screenshots need a CJK font (wqy-microhei).

@@ -25,8 +25,11 @@ refresh itself is the pipeline's policy (`Pipeline.check_documents`).
 Logging in (with --username/--password) is rate-limited per client
 (ui/auth.py).
 
-Left out: file upload and index rebuilds from the page (the CLI does
-those), and per-user authentication beyond Gradio's single `auth` pair.
+The documents panel (collections, uploads, deletes; ui/documents.py) is
+built and wired by `DocumentsPanel`; questions go to the collection it
+shows, through one `Workspace` (a pipeline per collection, shared models).
+
+Left out: per-user authentication beyond Gradio's single `auth` pair.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import gradio as gr
 
+from rag.collections import Workspace
 from rag.config import Settings
 from rag.errors import ConfigError, RagError, user_message
 from rag.types import MODES, Answer, Turn
 from ui import render
+from ui.documents import DocumentsPanel
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -63,6 +68,11 @@ ANSWERER_CHOICES = (
     ("Extractive: quotes the documents (no model)", "extractive"),
     ("LLM: generated, then verified", "llm"),
 )
+HEADER = (
+    "## 平湖外资资料问答 · Document Q&A\n"
+    "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
+    " Answers quote the documents; each [n] points to a source on the right."
+)
 GENERIC_ERROR = "Something went wrong while answering; the error was logged. Please try again."
 # Events served at once; more wait in the queue (FIFO) instead of failing.
 DEFAULT_CONCURRENCY = 4
@@ -79,6 +89,7 @@ class ChatSession:
     messages: list[Message] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     answers: dict[int, Answer] = field(default_factory=dict)  # message index -> Answer
+    collections: dict[int, str] = field(default_factory=dict)  # message index -> collection asked
 
     def add(self, role: str, content: str) -> int:
         self.messages.append({"role": role, "content": content})
@@ -97,12 +108,14 @@ class Handlers:
     calls and rendered outputs. Kept apart from the layout so they can be
     read (and tested) as plain functions."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, workspace: Workspace | None = None) -> None:
         self.pipeline = pipeline
+        self.workspace = workspace or Workspace(pipeline)
 
     def respond(
         self,
-        message: str, session: ChatSession, mode: str, k: float, answerer: str, show_timings: bool
+        message: str, session: ChatSession, mode: str, k: float, answerer: str, show_timings: bool,
+        collection: str | None = None,
     ) -> Iterator[tuple[Any, Any, Any, Any]]:
         text = (message or "").strip()
         if not text:  # an empty message is ignored
@@ -114,7 +127,7 @@ class Handlers:
 
         try:
             partial = ""
-            answering = self.pipeline.stream(
+            answering = self.workspace.pipeline(collection).stream(
                 text, mode=mode, k=int(k), answerer=answerer, history=tuple(session.turns)
             )
             for delta in answering:
@@ -133,8 +146,24 @@ class Handlers:
             return
         session.set(i, render.answer_message(final, show_timings=show_timings))
         session.answers[i] = final
+        session.collections[i] = collection or self.pipeline.settings.collection
         session.turns.append(Turn(question=text, answer=final.text))
-        yield gr.skip(), session.view(), render.sources_panel(final), session
+        yield gr.skip(), session.view(), self._panel(final, session.collections[i]), session
+
+    def _panel(self, answer: Answer, collection: str) -> str:
+        """The sources panel, with the cited pages of PDFs and scans drawn (issue 11)."""
+        import base64
+
+        images: dict[int, str] = {}
+        for c in answer.citations[:3]:  # a few pages: each is drawn and sent inline
+            try:
+                jpeg = self.workspace.page_image(collection, c)
+            except Exception:  # a page that cannot be drawn costs its image, not the answer
+                log.warning("cannot draw page %s of %s", c.page, c.source, exc_info=True)
+                jpeg = None
+            if jpeg:
+                images[c.n] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+        return render.sources_panel(answer, images)
 
     def status(self) -> str:
         """The status line: skipped files, a refresh in progress ("" when all is well)."""
@@ -149,7 +178,7 @@ class Handlers:
         i = evt.index if isinstance(evt.index, int) else None
         for j in (i, None if i is None else i + 1):  # a question shows its answer's sources
             if j is not None and j in session.answers:
-                return render.sources_panel(session.answers[j])
+                return self._panel(session.answers[j], session.collections.get(j, self.pipeline.settings.collection))
         return gr.skip()
 
     def toggle_timings(self, show: bool, session: ChatSession) -> tuple[list[Message], ChatSession]:
@@ -174,6 +203,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
     """The chat page for `pipeline`, with queueing enabled."""
     settings = pipeline.settings
     h = Handlers(pipeline)
+    docs_panel = DocumentsPanel(h.workspace)
     with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
         session = gr.State(ChatSession())
         status = _header(h)
@@ -205,6 +235,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
                     examples=[[q] for q in EXAMPLES], inputs=[msg], label="示例问题 · Examples"
                 )
                 mode, top_k, answerer, show_timings = _settings_panel(settings)
+                docs_ui = docs_panel.layout()
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(
                     render.EMPTY_PANEL,
@@ -216,7 +247,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
 
         msg.submit(
             h.respond,
-            inputs=[msg, session, mode, top_k, answerer, show_timings],
+            inputs=[msg, session, mode, top_k, answerer, show_timings, docs_ui.collection],
             outputs=[msg, chatbot, sources, session],
             api_name="chat",
             show_progress="minimal",
@@ -242,6 +273,8 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
             api_visibility="private",
         )
 
+        docs_panel.wire(docs_ui, app, chatbot, session)
+
     app.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUE)
     return app
 
@@ -249,11 +282,7 @@ def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> 
 def _header(h: Handlers) -> gr.HTML:
     """Title, intro and the status line (skipped files, refresh in progress)."""
     gr.HTML(value="", head=f"<style>{render.CSS}</style>", visible="hidden", js_on_load=None)
-    gr.Markdown(
-        "## 平湖外资资料问答 · Document Q&A\n"
-        "答案直接摘自资料，每个 [n] 对应右侧的出处；资料中没有的内容会如实说明。"
-        " Answers quote the documents; each [n] points to a source on the right."
-    )
+    gr.Markdown(HEADER)
     return gr.HTML(h.status(), elem_id="rag-status", js_on_load=None)
 
 
@@ -363,6 +392,10 @@ def serve(
         mcp_server=False,
         theme=_theme(),
         css=render.CSS,
+        # Uploads up to twice the limit reach rag.collections, which refuses
+        # those over it with a message naming the file; Gradio refuses bigger
+        # ones before they reach the disk, with its own message (issue 11).
+        max_file_size=int(2 * pipeline.settings.max_upload_mb * 1024 * 1024),
     )
     return app
 

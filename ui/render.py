@@ -162,7 +162,9 @@ def answerer_label(name: str) -> str:
 
 def _citation_list(citations: Iterable[Citation]) -> str:
     items = [
-        f"[{c.n}] {md_text(c.source)} · {md_text(c.title)}"
+        f"[{c.n}] {md_text(c.source)}"
+        + (f" · p. {c.page}" if c.page is not None else "")
+        + f" · {md_text(c.title)}"
         + (f" · {md_text(c.date)}" if c.date else "")
         for c in citations
     ]
@@ -234,9 +236,12 @@ def pending_message(partial: str = "") -> str:
 # -- the sources panel -------------------------------------------------------
 
 
-def sources_panel(answer: Answer) -> str:
+def sources_panel(answer: Answer, page_images: Mapping[int, str] | None = None) -> str:
     """HTML for the side panel: citations with highlighted quotes, then the
-    other retrieved passages (collapsed) with their scores and ranks."""
+    other retrieved passages (collapsed) with their scores and ranks.
+
+    `page_images` maps a citation number to a data: URI of its page drawn
+    with the quote highlighted (PDFs and scans), shown under the passage."""
     by_chunk = {h.chunk.id: h for h in answer.hits}
     cited_ids = {c.chunk_id for c in answer.citations}
     out = ['<div class="rag-sources">']
@@ -249,7 +254,7 @@ def sources_panel(answer: Answer) -> str:
             f"{esc(REFUSED_LABEL)}: no retrieved passage supports an answer.</div>"
         )
     for c in answer.citations:
-        out.append(_citation_card(c, by_chunk.get(c.chunk_id)))
+        out.append(_citation_card(c, by_chunk.get(c.chunk_id), (page_images or {}).get(c.n)))
     others = [h for h in answer.hits if h.chunk.id not in cited_ids]
     if others:
         label = (
@@ -268,8 +273,10 @@ def sources_panel(answer: Answer) -> str:
     return "".join(out)
 
 
-def _where(source: str, title: str, date: str | None, start: int, end: int) -> str:
+def _where(source: str, title: str, date: str | None, start: int, end: int, page: int | None = None) -> str:
     bits = [f'<span class="rag-file">{esc(source)}</span>']
+    if page is not None:
+        bits.append(f'<span class="rag-page">第 {page} 页 · p. {page}</span>')
     if title:
         bits.append(f'<span class="rag-title">{esc(title)}</span>')
     if date:
@@ -291,15 +298,21 @@ def _ranks(h: Hit | None) -> str:
     )
 
 
-def _citation_card(c: Citation, hit: Hit | None) -> str:
+def _citation_card(c: Citation, hit: Hit | None, page_image: str | None = None) -> str:
     s, e = quote_span(c)
+    image = ""
+    if page_image and page_image.startswith("data:image/"):
+        image = (
+            f'<details class="rag-page-view"><summary>查看原页 · Show page {c.page}</summary>'
+            f'<img class="rag-page-img" src="{esc(page_image)}" alt="{esc(c.source)} p. {c.page}"></details>'
+        )
     return (
         f'<div class="rag-citation" data-n="{c.n}">'
         f'<div class="rag-cite-head"><span class="rag-n">[{c.n}]</span> '
-        f"{_where(c.source, c.title, c.date, c.start, c.end)}</div>"
+        f"{_where(c.source, c.title, c.date, c.start, c.end, c.page)}</div>"
         f'<div class="rag-meta">{_ranks(hit)}</div>'
         f'<div class="rag-passage">{highlight(c.passage, s, e)}</div>'
-        "</div>"
+        f"{image}</div>"
     )
 
 
@@ -307,7 +320,7 @@ def _hit_card(h: Hit) -> str:
     ch = h.chunk
     return (
         '<div class="rag-hit">'
-        f'<div class="rag-cite-head">{_where(ch.source, ch.title, ch.date, ch.orig_start, ch.orig_end)}</div>'
+        f'<div class="rag-cite-head">{_where(ch.source, ch.title, ch.date, ch.orig_start, ch.orig_end, ch.page)}</div>'
         f'<div class="rag-meta">{_ranks(h)}</div>'
         f'<div class="rag-passage">{esc(ch.text)}</div>'
         "</div>"
@@ -338,4 +351,13 @@ mark.rag-quote { background: #fde68a; color: #111; padding: 0 1px; border-radius
 .rag-footer { margin-top: 0.6em; }
 .rag-status { font-size: 0.9em; border-left: 3px solid #f59e0b; padding: 0.2em 0.8em; margin: 0.3em 0; }
 .rag-status ul { margin: 0.2em 0 0.2em 1.2em; }
+.rag-page { font-weight: 600; }
+.rag-page-view > summary { cursor: pointer; margin-top: 0.4em; }
+.rag-page-img { max-width: 100%; border: 1px solid var(--border-color-primary, #ddd); margin-top: 0.3em; }
+.rag-docs-table { width: 100%; font-size: 0.9em; border-collapse: collapse; }
+.rag-docs-table td, .rag-docs-table th { padding: 2px 6px; text-align: left;
+  border-bottom: 1px solid var(--border-color-primary, #eee); }
+.rag-status-skipped { color: #b91c1c; }
+.rag-upload-row { margin: 2px 0; font-size: 0.9em; }
+.rag-upload-row progress { width: 40%; vertical-align: middle; margin: 0 0.5em; }
 """

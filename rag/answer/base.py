@@ -69,6 +69,7 @@ def make_citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citatio
         article=c.article,
         title=c.title,
         date=c.date,
+        page=c.page,
         start=c.orig_start,
         end=c.orig_end,
         passage=c.text,

@@ -1,8 +1,8 @@
 """The `rag` command line. Thin: each command calls the library.
 
-    rag [global options] index | search | ask | chat | eval
+    rag [global options] index | search | ask | chat | eval | collections | add | remove | sync
 
-One module per command family (index, query, chat, eval); `common` holds
+One module per command family (index, query, chat, eval, collections); `common` holds
 what they share. Exit status: 0 success; 1 a handled error (one line on
 stderr); 2 a usage error; 3 `rag index` finished but skipped unreadable
 files; 130 interrupted (Ctrl-C, also during a build or a model load).
@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from rag.cli.chat import chat
+from rag.cli.collections import add, collections_command, remove, sync
 from rag.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SKIPPED, INTERRUPTED, format_answer
 from rag.cli.eval import eval_command
 from rag.cli.index import index
@@ -35,14 +36,15 @@ __all__ = ["EXIT_SKIPPED", "cli", "format_answer", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--docs", "docs_dir", type=click.Path(path_type=Path), help="Documents folder (.txt/.md). [RAG_DOCS_DIR; default: seeds/]")
+@click.option("--docs", "docs_dir", type=click.Path(path_type=Path), help="Documents folder of the default collection. [RAG_DOCS_DIR; default: seeds/]")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder. [RAG_INDEX_DIR; default: index/]")
 @click.option("--model", "embed_model", help="Embedding model: a sentence-transformers name or path. [RAG_EMBED_MODEL]")
+@click.option("--collection", help="Collection to use (see rag collections). [RAG_COLLECTION; default: seeds]")
 @click.option("--no-build", is_flag=True, help="Never build the index; fail if it is missing or stale. [RAG_AUTO_BUILD=0]")
 @click.option("-v", "--verbose", is_flag=True, help="Show per-stage timings and debug logs.")
 @click.version_option(package_name="rag-zh")
 @click.pass_context
-def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed_model: str | None, no_build: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed_model: str | None, collection: str | None, no_build: bool, verbose: bool) -> None:
     """Offline question answering with cited sources over Chinese documents.
 
     \b
@@ -53,15 +55,17 @@ def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed
       rag search "日资企业" --mode bm25
       rag chat                           the web page on http://127.0.0.1:7860
       rag eval --compare                 score the eval set
+      rag --collection t add a.pdf b.docx  add files to collection "t"
+      rag --collection t ask "…"         ask collection "t"
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"docs_dir": docs_dir, "index_dir": index_dir, "embed_model": embed_model}
+    ctx.obj = {"docs_dir": docs_dir, "index_dir": index_dir, "embed_model": embed_model, "collection": collection}
     if no_build:
         ctx.obj["auto_build"] = False
     ctx.meta["verbose"] = verbose
 
 
-for _command in (index, search, ask, chat, eval_command):
+for _command in (index, search, ask, chat, eval_command, collections_command, add, remove, sync):
     cli.add_command(_command)
 
 

@@ -92,7 +92,8 @@ def format_answer(a: Answer, verbose: bool = False) -> str:
         lines.append("")
         lines.append("Sources:" if a.lang == "en" else "来源：")
         for c in a.citations:
-            lines.append(f"[{c.n}] {c.source} · 《{c.title}》 · {c.date or 'no date'} · chars {c.start}-{c.end}")
+            page = f" · p. {c.page}" if c.page is not None else ""
+            lines.append(f"[{c.n}] {c.source}{page} · 《{c.title}》 · {c.date or 'no date'} · chars {c.start}-{c.end}")
             lines.append(f"    “{c.quote}”")
     lines.append("")
     lines.append(f"(answerer: {a.answerer})")

@@ -42,7 +42,8 @@ def search(ctx: click.Context, query: str, mode: str | None, top_k: int | None, 
         c = h.chunk
         dr = h.dense_rank if h.dense_rank is not None else "-"
         br = h.bm25_rank if h.bm25_rank is not None else "-"
-        click.echo(f"#{h.rank}  score {h.score:.4f}  dense #{dr}  bm25 #{br}  {c.source} [{c.orig_start}:{c.orig_end}] {c.title} ({c.date or 'no date'})")
+        page = f" p. {c.page}" if c.page is not None else ""
+        click.echo(f"#{h.rank}  score {h.score:.4f}  dense #{dr}  bm25 #{br}  {c.source}{page} [{c.orig_start}:{c.orig_end}] {c.title} ({c.date or 'no date'})")
         click.echo(f"    {c.text[:160]}{'…' if len(c.text) > 160 else ''}")
     if ctx.meta.get("verbose"):
         click.echo("timings (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), err=True)

@@ -103,6 +103,8 @@ class IndexSpec:
             self.docs_dir, scan, model_id=model, chunk_size=self.chunk_size,
             chunk_overlap=self.chunk_overlap, store=self.store, limits=limits, known=known,
         )
+    # Cache of extracted text (OCR output) by file content (issue 11).
+    extract_cache: Path | None = None
 
 
 @dataclass
@@ -307,7 +309,7 @@ def build_index(
     with build_lock(spec.index_dir):
         scan = spec.scan()
         state = spec.state(scan, model)
-        docs, problems = load_corpus(spec.docs_dir, scan, max_chars=spec.max_chars)
+        docs, problems = load_corpus(spec.docs_dir, scan, max_chars=spec.max_chars, extract_cache=spec.extract_cache)
         chunks = chunk_documents(docs, spec.chunk_size, spec.chunk_overlap)
         docs, chunks, over = _within_limits(docs, chunks, spec.max_chunks_per_file)
         problems += over

@@ -20,7 +20,8 @@ from rag.index.lexicon import resources_digest
 from rag.ingest import METADATA_FILE, Scan
 
 # 3: build folders carry a marker; the manifest records index file hashes.
-FORMAT_VERSION = 3
+# 4: chunks carry `page`; offsets of PDF/Word/HTML point into the extracted text.
+FORMAT_VERSION = 4
 
 
 def file_digest(path: Path) -> str | None:

@@ -7,6 +7,10 @@ sentences, so a fact near a boundary is whole in at least one chunk. A
 sentence longer than `size` is cut at a comma (，、,) or, failing that, at
 `size`. Every chunk satisfies `doc.text[chunk.start:chunk.end] == chunk.text`.
 
+A chunk never crosses a page break of a paged document (PDF, scan): a
+sentence that runs over a page end is cut there, so every chunk has one
+page, and a citation's page is exact.
+
 Sizes are in characters of cleaned text, the same unit used for slicing.
 Left out: token-based sizes (the embedder truncates at 512 tokens, far
 above any chunk here).
@@ -35,18 +39,32 @@ def _cut_long(text: str, start: int, end: int, size: int) -> list[tuple[int, int
     return out
 
 
+def _split_at(spans: Iterable[tuple[int, int]], breaks: list[int]) -> list[tuple[int, int]]:
+    """Cut spans at the given offsets (page breaks)."""
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        for b in breaks:
+            if s < b < e:
+                out.append((s, b))
+                s = b
+        out.append((s, e))
+    return out
+
+
 def chunk_document(doc: Document, size: int = 200, overlap: int = 50) -> list[Chunk]:
     if size < 1 or overlap < 0 or overlap >= size:
         raise ValueError("need size >= 1 and 0 <= overlap < size")
+    breaks = doc.page_breaks()
     units: list[tuple[int, int]] = []
-    for s, e in sentence_spans(doc.text):
+    for s, e in _split_at(sentence_spans(doc.text), breaks):
         units.extend(_cut_long(doc.text, s, e, size))
+    page_of = [doc.page_at(s) for s, _ in units]
 
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):
         j = i
-        while j + 1 < len(units) and units[j + 1][1] - units[i][0] <= size:
+        while j + 1 < len(units) and units[j + 1][1] - units[i][0] <= size and page_of[j + 1] == page_of[i]:
             j += 1
         start, end = units[i][0], units[j][1]
         text = doc.text[start:end]
@@ -58,6 +76,7 @@ def chunk_document(doc: Document, size: int = 200, overlap: int = 50) -> list[Ch
                 article=doc.article,
                 title=doc.title,
                 date=doc.date,
+                page=page_of[i],
                 start=start,
                 end=end,
                 text=text,

@@ -52,6 +52,8 @@ B_TXT = (
     "平湖积极推进传统产业改造提升，服装、箱包、童车等传统产业加快向智能制造转型。"
     "下一步，平湖将继续聚焦主导产业，推动产业链上下游协同发展，打造先进制造业基地。\n"
 )
+# Bytes no text encoding explains (GBK and Latin-1 files are read since issue 11).
+BINARY = bytes(range(256)) * 4
 METADATA = """\
 [[file]]
 name = "a.txt"
@@ -61,7 +63,7 @@ date = "2023-03-01"
 
 QUESTION = "2022年平湖实际外资是多少？"
 CITATION_KEYS = {
-    "n", "source", "article", "title", "date", "start", "end",
+    "n", "source", "article", "title", "date", "page", "start", "end",
     "passage", "quote", "quote_start", "quote_end", "chunk_id",
 }
 ANSWER_KEYS = {
@@ -158,12 +160,17 @@ def markers(text: str) -> list[int]:
 
 # -------------------------------------------------------------------- help
 @pytest.mark.parametrize(("command", "options"), [
-    ([], ["--docs", "--index-dir", "--model", "--no-build", "--verbose", "index", "search", "ask", "chat", "eval"]),
+    ([], ["--docs", "--index-dir", "--model", "--collection", "--no-build", "--verbose", "index", "search", "ask",
+          "chat", "eval", "collections", "add", "remove", "sync"]),
     (["index"], ["--rebuild"]),
     (["search"], ["QUERY", "--mode", "--top-k", "--json", "hybrid", "bm25", "dense"]),
     (["ask"], ["QUESTION", "--mode", "--top-k", "--answerer", "--json", "--stream", "extractive", "llm"]),
     (["eval"], ["--qa", "--mode", "--answerer", "--top-k", "--out", "--compare", "--min-accuracy", "--limit", "--json"]),
     (["chat"], ["--host", "--port", "--allow-remote", "--username", "--password", "--password-file"]),
+    (["collections"], ["--json"]),
+    (["add"], ["PATHS", "--collection", "--link"]),
+    (["remove"], ["FILES", "--collection"]),
+    (["sync"], ["FOLDER", "--collection", "--keep"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_of_every_command(command: list[str], options: list[str], flag: str) -> None:
@@ -209,11 +216,11 @@ def test_index_refreshes_when_a_document_changes(built: list[str], docs: Path) -
 
 
 def test_index_skips_a_non_utf8_file_with_exit_3(base: list[str], docs: Path, index_dir: Path) -> None:
-    (docs / "gbk.txt").write_bytes("平湖外资企业".encode("gbk"))
+    (docs / "binary.txt").write_bytes(BINARY)
     (docs / "empty.txt").write_text("  \n", encoding="utf-8")
     r = invoke([*base, "index"])
     assert r.exit_code == EXIT_SKIPPED == 3, r.output
-    assert "skipped gbk.txt: is not UTF-8" in r.stderr
+    assert "skipped binary.txt: is not text in a known encoding" in r.stderr
     assert "skipped empty.txt: is empty" in r.stderr
     assert "Traceback" not in r.output
     # The good files are indexed all the same.
@@ -225,7 +232,7 @@ def test_index_skips_a_non_utf8_file_with_exit_3(base: list[str], docs: Path, in
     r = invoke([*base, "index"])
     assert r.exit_code == 3, r.output
     assert r.stdout.startswith("index is up to date")
-    assert "skipped gbk.txt" in r.stderr
+    assert "skipped binary.txt" in r.stderr
 
     # Searching works and never returns the skipped file.
     r = invoke([*base, "search", "外资企业", "--json"])
@@ -234,9 +241,9 @@ def test_index_skips_a_non_utf8_file_with_exit_3(base: list[str], docs: Path, in
 
 
 def test_index_skips_a_non_utf8_file_with_exit_3_through_main(base: list[str], docs: Path) -> None:
-    (docs / "gbk.txt").write_bytes("平湖外资企业".encode("gbk"))
+    (docs / "binary.txt").write_bytes(BINARY)
     r = run_main([*base, "index"])
-    assert "skipped gbk.txt: is not UTF-8" in r.stderr
+    assert "skipped binary.txt: is not text in a known encoding" in r.stderr
     assert "2 files, 2 articles" in r.stdout
     assert r.code == 3, r.output
 
@@ -653,9 +660,9 @@ def test_console_script_end_to_end(sub_env: dict[str, str], docs: Path, tmp_path
     p = sh(["--help"], sub_env, tmp_path)
     assert p.returncode == 0 and "Usage: rag" in p.stdout
 
-    (docs / "latin1.txt").write_bytes("café".encode("latin-1"))
+    (docs / "binary.txt").write_bytes(BINARY)
     p = sh(["index"], sub_env, tmp_path)
-    assert "skipped latin1.txt: is not UTF-8" in p.stderr
+    assert "skipped binary.txt: is not text in a known encoding" in p.stderr
     assert "2 files" in p.stdout
     assert "Traceback" not in p.stderr
     assert p.returncode in (0, 3), p.stderr  # 3 is right: see test_console_script_index_exit_3
@@ -689,9 +696,9 @@ def test_console_script_no_build(sub_env: dict[str, str], tmp_path: Path) -> Non
 
 
 def test_console_script_index_exit_3(sub_env: dict[str, str], docs: Path, tmp_path: Path) -> None:
-    (docs / "latin1.txt").write_bytes("café".encode("latin-1"))
+    (docs / "binary.txt").write_bytes(BINARY)
     p = sh(["index"], sub_env, tmp_path)
-    assert "skipped latin1.txt: is not UTF-8" in p.stderr
+    assert "skipped binary.txt: is not text in a known encoding" in p.stderr
     assert p.returncode == 3, p.stderr
 
 

@@ -262,3 +262,27 @@ def test_compare_with_the_langchain_baseline_on_a_sample(real_pipeline: Pipeline
     md = (out / "report.md").read_text(encoding="utf-8")
     for name in names:
         assert f"| {name} |" in md
+
+
+# Measured on a fixed sample of the test split (every 8th item) with the
+# local model; the full llm run is a measurement (docs/measurements.md), not
+# a CI step. Floor: measured - ~0.1 (a sample of 20 moves by 0.05 an item).
+LLM_SAMPLE_FLOOR = {"accuracy": 0.45}
+
+
+@pytest.mark.llm
+def test_llm_answerer_on_a_sample_of_the_test_set(real_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from rag.models.chat import llm_status
+
+    settings = real_settings.with_(answerer="llm", llm_backend="local")
+    ok, why = llm_status(settings)
+    if not ok:
+        pytest.skip(why)
+    pipeline = Pipeline(settings)
+    items = load_qa(QA_FILE)[::8]
+    run = run_eval(pipeline, items, [EvalConfig("hybrid", "hybrid", "llm")], k=5, out_dir=tmp_path / "llm")
+    rows = run.results["hybrid"]
+    assert all(r.error is None for r in rows)
+    overall = run.summaries["hybrid"]["overall"]
+    for key, floor in LLM_SAMPLE_FLOOR.items():
+        assert overall[key] >= floor, f"{key} {overall[key]} fell below {floor}"

@@ -90,13 +90,13 @@ def test_articles_titles_and_dates_come_from_metadata() -> None:
 
 def test_unreadable_files_are_reported_and_others_indexed(tmp_path: Path) -> None:
     (tmp_path / "good.txt").write_text("平湖是高质量外资集聚地。", encoding="utf-8")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "empty.md").write_text("  \n\n", encoding="utf-8")
     (tmp_path / "ignored.csv").write_text("a,b", encoding="utf-8")
     docs, problems = load_corpus(tmp_path)
     assert [d.source for d in docs] == ["good.txt"]
     reasons = {p.source: p.reason for p in problems}
-    assert "not UTF-8" in reasons["latin1.txt"]
+    assert "not UTF-8 from byte 128" in reasons["binary.txt"]
     assert reasons["empty.md"] == "is empty"
 
 
