@@ -81,7 +81,8 @@ ProgressFactory = Callable[[Sequence[QAItem], str], Iterable[QAItem]]
 def tqdm_progress(items: Sequence[QAItem], desc: str) -> Iterable[QAItem]:
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, file=sys.stderr, unit="q", leave=False)
+    # disable=None: a bar on a terminal only; a log or a pipe gets the result lines.
+    return tqdm(items, desc=desc, file=sys.stderr, unit="q", leave=False, disable=None)
 
 
 def run_config(

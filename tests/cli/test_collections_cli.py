@@ -22,6 +22,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "seeds-index"))

@@ -199,14 +199,16 @@ def test_cli_exit_status_follows_min_accuracy(tmp_path: Path, monkeypatch: pytes
 
 QA_FILE = PROJECT_ROOT / "evals" / "test.jsonl"  # floors are set on the frozen test split
 
-# Measured 2026-11-23 (165 items, hybrid + extractive, k=5, `rag eval
-# --compare`): accuracy 0.661, hit@5 0.875, MRR 0.766, citation precision
-# 0.728. Floors: measured - ~0.05.
+# Measured 2026-12-01 on the frozen test split (156 items, hybrid +
+# extractive, k=5, `rag eval --answerer extractive`): accuracy 0.356, hit@5
+# 0.855, MRR 0.706, citation precision 0.472. Floors: measured - ~0.05. The
+# test split was written after the rules were tuned on dev; its low accuracy
+# is the honest number (docs/measurements.md).
 FLOORS = {
-    "accuracy": 0.61,
-    "hit@5": 0.82,
-    "mrr": 0.71,
-    "citation_precision": 0.68,
+    "accuracy": 0.30,
+    "hit@5": 0.80,
+    "mrr": 0.65,
+    "citation_precision": 0.42,
 }
 
 

@@ -34,8 +34,8 @@ SECRET = "外部机密文件：平湖的秘密代号是青龙。"
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     d = make_docs(tmp_path / "docs")
-    (d / "gbk.txt").write_bytes("平湖外资企业".encode("gbk"))
-    (d / "utf16.txt").write_bytes("平湖外资企业".encode("utf-16"))
+    (d / "gbk.txt").write_bytes("平湖外资企业".encode("gbk"))  # read (issue 11), not skipped
+    (d / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (d / "report.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     (d / "memo.docx").write_bytes(b"PK\x03\x04")
     (d / "README").write_text("no suffix", encoding="utf-8")
@@ -48,10 +48,9 @@ def docs(tmp_path: Path) -> Path:
 
 
 EXPECTED = {
-    "gbk.txt": "is not UTF-8",
-    "utf16.txt": "is not UTF-8",
-    "report.pdf": "is not a supported type (no reader for .pdf files",
-    "memo.docx": "is not a supported type (no reader for .docx files",
+    "binary.txt": "is not text in a known encoding",
+    "report.pdf": "is damaged or not a valid PDF",
+    "memo.docx": "is damaged or not a Word .docx file",
     "README": "is not a supported type (no reader for files without a suffix",
     "link.txt": "is a symbolic link to a file outside the documents folder",
     "broken.txt": "is a broken symbolic link",
@@ -93,7 +92,7 @@ def test_the_page_shows_the_skipped_files(docs: Path, tmp_path: Path) -> None:
     p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "i"), embedder=FakeEmbedder())
     p.ensure_index()
     html = Handlers(p).status()
-    assert "7 file(s) not indexed" in html
+    assert "6 file(s) not indexed" in html
     for name, reason in EXPECTED.items():
         assert f"<code>{name}</code>" in html and reason.split(" (")[0] in html
     (docs / "<img src=x onerror=alert(1)>.pdf").write_bytes(b"%PDF")  # a file name is text too
