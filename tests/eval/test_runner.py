@@ -266,10 +266,11 @@ def test_compare_with_the_langchain_baseline_on_a_sample(real_pipeline: Pipeline
         assert f"| {name} |" in md
 
 
-# Measured on a fixed sample of the test split (every 8th item) with the
-# local model; the full llm run is a measurement (docs/measurements.md), not
-# a CI step. Floor: measured - ~0.1 (a sample of 20 moves by 0.05 an item).
-LLM_SAMPLE_FLOOR = {"accuracy": 0.45}
+# Measured on a fixed sample of the test split (every 8th item, 20
+# questions) with the local model: accuracy 0.40 (2026-12-01; the whole test
+# split: 0.543). The full llm run is a measurement (docs/measurements.md), not
+# a CI step. Floor: measured - 0.1 (a sample of 20 moves by 0.05 an item).
+LLM_SAMPLE_FLOOR = {"accuracy": 0.30}
 
 
 @pytest.mark.llm
