@@ -102,6 +102,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 7860
+    # Where `rag ask` looks for a running `rag serve` (issue 12); "" means
+    # http://127.0.0.1:<port>, "off" never asks a server.
+    server_url: str = ""
 
     # Reliability (issue 14): limits, links, live refresh.
     # A file over max_file_mb is skipped with a message; so is one that
@@ -187,6 +190,19 @@ class Settings:
     def openai_api_key(self) -> str | None:
         """Read at use, never stored in the settings or printed."""
         return os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+    @property
+    def api_key(self) -> str | None:
+        """The `rag serve` API key (RAG_API_KEY): read at use, never stored or printed."""
+        return os.environ.get("RAG_API_KEY") or None
+
+    @property
+    def server_endpoint(self) -> str | None:
+        """The server `rag ask` tries first, or None when RAG_SERVER_URL=off."""
+        url = self.server_url.strip()
+        if url.lower() in ("off", "0", "no", "none", "false"):
+            return None
+        return (url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def model_cache_dir(self) -> Path:

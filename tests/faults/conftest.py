@@ -19,3 +19,4 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RAG_SERVER_URL", "off")  # `rag ask` answers in-process, never via a server
