@@ -56,6 +56,8 @@ def find_server(settings: Settings, timeout: float = HEALTH_TIMEOUT_S) -> tuple[
         status, body = _call(remote, "GET", "/v1/health", None, timeout)
     except (OSError, ValueError) as e:  # refused, timed out, not JSON
         return None, f"no server at {url} ({_reason(e)})"
+    if status == 401:
+        return None, f"the server at {url} refused the API key (RAG_API_KEY)"
     if status != 200 or not isinstance(body, dict) or "fingerprint" not in body:
         return None, f"{url} did not answer as a rag server (HTTP {status})"
     if body["fingerprint"] != fingerprint(settings):
