@@ -118,6 +118,7 @@ def main() -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "RAG_ANSWERER": "extractive",
            "TOKENIZERS_PARALLELISM": "false"}
     env.pop("RAG_API_KEY", None)
+    load_before = os.getloadavg()[0]
     local = ask_runs({**env, "RAG_SERVER_URL": "off"}, args.question, args.runs)  # also builds a missing index
 
     port = free_port()
@@ -142,6 +143,7 @@ def main() -> int:
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "load_avg_1min": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
         "question": args.question,
         "server_ready_s": round(ready_s, 3),
         "rag_ask_in_process": local,
