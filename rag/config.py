@@ -65,6 +65,9 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     embed_model: str = DEFAULT_EMBED_MODEL
     embed_batch_size: int = 16
+    # How the embedding model runs: "torch" (sentence-transformers) or
+    # "onnx" (exported once with torch.onnx, run by onnxruntime).
+    embed_backend: str = "torch"
 
     # Chunking, in characters of cleaned text (see docs/measurements.md).
     chunk_size: int = 200
@@ -102,6 +105,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 7860
+    # Where `rag ask` looks for a running `rag serve` (issue 12); "" means
+    # http://127.0.0.1:<port>, "off" never asks a server.
+    server_url: str = ""
 
     # Reliability (issue 14): limits, links, live refresh.
     # A file over max_file_mb is skipped with a message; so is one that
@@ -149,6 +155,8 @@ class Settings:
             raise ConfigError("llm_backend must be auto, local or openai (RAG_LLM_BACKEND)")
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"port must be between 1 and 65535, got {self.port}")
+        if self.embed_backend not in ("torch", "onnx"):
+            raise ConfigError(f"embed_backend must be torch or onnx (RAG_EMBED_BACKEND), got {self.embed_backend!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be positive")
         if not self.max_file_mb > 0:
@@ -187,6 +195,19 @@ class Settings:
     def openai_api_key(self) -> str | None:
         """Read at use, never stored in the settings or printed."""
         return os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+    @property
+    def api_key(self) -> str | None:
+        """The `rag serve` API key (RAG_API_KEY): read at use, never stored or printed."""
+        return os.environ.get("RAG_API_KEY") or None
+
+    @property
+    def server_endpoint(self) -> str | None:
+        """The server `rag ask` tries first, or None when RAG_SERVER_URL=off."""
+        url = self.server_url.strip()
+        if url.lower() in ("off", "0", "no", "none", "false"):
+            return None
+        return (url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def model_cache_dir(self) -> Path:

@@ -111,6 +111,11 @@ class Pipeline:
             return self._embedder
 
     @property
+    def embedder_loaded(self) -> bool:
+        """Whether the embedding model is in memory (a server's health check)."""
+        return self._embedder is not None
+
+    @property
     def index_spec(self) -> IndexSpec:
         s = self.settings
         docs_dir, index_dir = s.collection_dirs()  # the current collection's folders (issue 11)

@@ -153,6 +153,11 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Hit:
+        fields_ = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "chunk"}
+        return cls(chunk=Chunk.from_dict(d["chunk"]), **fields_)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Citation(Provenance):
@@ -174,6 +179,10 @@ class Citation(Provenance):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Citation:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,14 @@ class Verification:
         d = asdict(self)
         d["ok"] = self.ok
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Verification:
+        return cls(
+            checked=d["checked"], citations_checked=d.get("citations_checked", 0),
+            numbers_checked=d.get("numbers_checked", 0), failures=tuple(d.get("failures", ())),
+            dropped=tuple(d.get("dropped", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -245,6 +262,19 @@ class Answer:
             "verification": self.verification.to_dict() if self.verification else None,
             "notice": self.notice,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Answer:
+        """The inverse of `to_dict` (an answer that came over HTTP, rag/serve/client.py)."""
+        v = d.get("verification")
+        return cls(
+            question=d["question"], text=d["answer"], refused=d["refused"],
+            citations=tuple(Citation.from_dict(c) for c in d.get("citations", ())),
+            hits=tuple(Hit.from_dict(h) for h in d.get("hits", ())),
+            lang=d["lang"], answerer=d["answerer"], mode=d["mode"],
+            timings_ms=dict(d.get("timings_ms", {})), rewritten_question=d.get("rewritten_question"),
+            verification=Verification.from_dict(v) if v else None, notice=d.get("notice"),
+        )
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ PIP=pip_
 
 # torch first and pinned: anything looser pulls a multi-GB CUDA build.
 $PIP install "torch==2.13.0"
-# The ocr extra (issue 11) is installed too, so CI tests scanned pages.
-$PIP install -e ".[dev,ocr]"
+# The ocr extra (issue 11) is installed too, so CI tests scanned pages;
+# the serve extra (issue 12) for `rag serve` and its tests; onnx for
+# RAG_EMBED_BACKEND=onnx and its test.
+$PIP install -e ".[dev,ocr,serve,onnx]"
 
 if [ "$WITH_LLM" = 1 ]; then
   # llama-cpp-python compiles for ~6 minutes on 2 cores; build its wheel

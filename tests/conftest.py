@@ -23,6 +23,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The default answerer is `auto` (the local model when installed, as in CI);
 # tests choose the llm answerer explicitly where they mean it.
 os.environ.setdefault("RAG_ANSWERER", "extractive")
+# `rag ask` would answer through a `rag serve` running on this machine
+# (issue 12); tests answer in-process unless they start their own server.
+os.environ.setdefault("RAG_SERVER_URL", "off")
 
 from rag.config import Settings  # noqa: E402
 from rag.models.fake import FakeEmbedder  # noqa: E402

@@ -34,11 +34,13 @@ Left out: per-user authentication beyond Gradio's single `auth` pair.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -108,9 +110,15 @@ class Handlers:
     calls and rendered outputs. Kept apart from the layout so they can be
     read (and tested) as plain functions."""
 
-    def __init__(self, pipeline: Pipeline, workspace: Workspace | None = None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, workspace: Workspace | None = None,
+        gate: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.workspace = workspace or Workspace(pipeline)
+        # Under `rag serve` the API and the page share the pipelines; the
+        # server's lock serialises both (the pipeline is not thread-safe).
+        self.gate: AbstractContextManager[Any] = gate if gate is not None else contextlib.nullcontext()
 
     def respond(
         self,
@@ -127,14 +135,15 @@ class Handlers:
 
         try:
             partial = ""
-            answering = self.workspace.pipeline(collection).stream(
-                text, mode=mode, k=int(k), answerer=answerer, history=tuple(session.turns)
-            )
-            for delta in answering:
-                partial += delta
-                session.set(i, render.pending_message(partial))
-                yield gr.skip(), session.view(), gr.skip(), session
-            final = answering.answer()
+            with self.gate:
+                answering = self.workspace.pipeline(collection).stream(
+                    text, mode=mode, k=int(k), answerer=answerer, history=tuple(session.turns)
+                )
+                for delta in answering:
+                    partial += delta
+                    session.set(i, render.pending_message(partial))
+                    yield gr.skip(), session.view(), gr.skip(), session
+                final = answering.answer()
         except (RagError, OSError) as e:
             session.set(i, render.error_message(user_message(e)))
             yield gr.skip(), session.view(), gr.skip(), session
@@ -199,10 +208,14 @@ class Handlers:
         return "extractive", session.view(), session
 
 
-def build_app(pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY) -> gr.Blocks:
-    """The chat page for `pipeline`, with queueing enabled."""
+def build_app(
+    pipeline: Pipeline, *, concurrency: int = DEFAULT_CONCURRENCY, workspace: Workspace | None = None,
+    gate: AbstractContextManager[Any] | None = None,
+) -> gr.Blocks:
+    """The chat page for `pipeline`, with queueing enabled. `rag serve` passes
+    its own workspace and lock, so the page and the API share the pipelines."""
     settings = pipeline.settings
-    h = Handlers(pipeline)
+    h = Handlers(pipeline, workspace, gate)
     docs_panel = DocumentsPanel(h.workspace)
     with gr.Blocks(title="平湖外资资料问答 · Document Q&A", analytics_enabled=False) as app:
         session = gr.State(ChatSession())

@@ -1,8 +1,8 @@
 """The `rag` command line. Thin: each command calls the library.
 
-    rag [global options] index | search | ask | chat | eval | collections | add | remove | sync
+    rag [global options] index | search | ask | chat | serve | eval | collections | add | remove | sync
 
-One module per command family (index, query, chat, eval, collections); `common` holds
+One module per command family (index, query, chat, serve, eval, collections); `common` holds
 what they share. Exit status: 0 success; 1 a handled error (one line on
 stderr); 2 a usage error; 3 `rag index` finished but skipped unreadable
 files; 130 interrupted (Ctrl-C, also during a build or a model load).
@@ -30,6 +30,7 @@ from rag.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SKIPPED, INTERRUPT
 from rag.cli.eval import eval_command
 from rag.cli.index import index
 from rag.cli.query import ask, search
+from rag.cli.serve import serve
 from rag.errors import RagError, user_message
 
 __all__ = ["EXIT_SKIPPED", "cli", "format_answer", "main"]
@@ -54,6 +55,7 @@ def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed
       rag ask "How much actual FDI was there in 2022?" --json
       rag search "日资企业" --mode bm25
       rag chat                           the web page on http://127.0.0.1:7860
+      rag serve                          the page and the HTTP API (rag ask then uses it)
       rag eval --compare                 score the eval set
       rag --collection t add a.pdf b.docx  add files to collection "t"
       rag --collection t ask "…"         ask collection "t"
@@ -65,7 +67,7 @@ def cli(ctx: click.Context, docs_dir: Path | None, index_dir: Path | None, embed
     ctx.meta["verbose"] = verbose
 
 
-for _command in (index, search, ask, chat, eval_command, collections_command, add, remove, sync):
+for _command in (index, search, ask, chat, serve, eval_command, collections_command, add, remove, sync):
     cli.add_command(_command)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 
 from rag.cli.common import format_answer, mode_and_k, progress_bars, report_skipped, settings_from
-from rag.types import ANSWERER_CHOICES
+from rag.config import Settings
+from rag.ingest import Problem
+from rag.types import ANSWERER_CHOICES, Answer
 
 
 @click.command()
@@ -55,32 +58,86 @@ def search(ctx: click.Context, query: str, mode: str | None, top_k: int | None, 
 @click.option("--answerer", type=click.Choice(ANSWERER_CHOICES), help="How to answer; auto = llm when a model is available, else extractive. [RAG_ANSWERER; default auto]")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole Answer as JSON (citations, hits, timings, verification).")
 @click.option("--stream/--no-stream", default=True, help="Stream generated tokens (llm answerer).")
+@click.option("--local", is_flag=True, help="Answer in this process even when a `rag serve` is running. [RAG_SERVER_URL=off]")
 @click.pass_context
-def ask(ctx: click.Context, question: str, mode: str | None, top_k: int | None, answerer: str | None, as_json: bool, stream: bool) -> None:
+def ask(ctx: click.Context, question: str, mode: str | None, top_k: int | None, answerer: str | None,
+        as_json: bool, stream: bool, local: bool) -> None:
     """Answer QUESTION from the documents, with numbered sources.
+
+    When a `rag serve` with the same documents and settings answers at
+    RAG_SERVER_URL (default http://127.0.0.1:RAG_PORT), it answers (its
+    models are warm); else the question is answered in this process. The
+    output is the same either way; -v says which answered.
 
     \b
     Examples:
       rag ask "平湖有多少家日资企业？"
       rag ask "How much actual FDI was there in 2022?" -k 8 --json
+      rag ask --local "2022年平湖实际外资是多少？"
     """
-    from rag.pipeline import Pipeline
+    s = settings_from(ctx, mode=mode, top_k=top_k, answerer=answerer)
+    verbose = bool(ctx.meta.get("verbose"))
+    live = stream and not as_json
+    streamed: list[str] = []
 
-    p = Pipeline(settings_from(ctx, mode=mode, top_k=top_k, answerer=answerer))
-    p.check_question(question)
-    p.ensure_index(progress=progress_bars())
-    report_skipped(p.problems)
-    answering = p.stream(question)
-    streamed = False
-    if stream and not as_json:
-        for delta in answering:
-            click.echo(delta, nl=False)
-            streamed = True
-    final = answering.answer()
+    def on_delta(delta: str) -> None:
+        click.echo(delta, nl=False)
+        streamed.append(delta)
+
+    result = None if local else _ask_server(s, question, live, on_delta, verbose)
+    if result is None:
+        result = _ask_here(s, question, live, on_delta)
+    final, skipped = result
     if as_json:
-        out = {**final.to_dict(), "skipped": [x.to_dict() for x in p.problems]}
+        out = {**final.to_dict(), "skipped": [x.to_dict() for x in skipped]}
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if streamed:
         click.echo("\n")
-    click.echo(format_answer(final, verbose=bool(ctx.meta.get("verbose"))))
+    click.echo(format_answer(final, verbose=verbose))
+
+
+def _ask_server(
+    s: Settings, question: str, live: bool, on_delta: Callable[[str], None], verbose: bool,
+) -> tuple[Answer, list[Problem]] | None:
+    """The answer of a running server, or None (then the caller answers in-process)."""
+    from rag.serve.client import ServerGone, ask_server, find_server
+
+    server, why = find_server(s)
+    if server is None:
+        if verbose:
+            click.echo(f"answering in this process: {why}", err=True)
+        return None
+    if verbose:
+        click.echo(f"answered by {why}", err=True)
+    sent: list[str] = []
+
+    def relay(delta: str) -> None:
+        sent.append(delta)
+        on_delta(delta)
+
+    options = {"collection": s.collection, "mode": s.mode, "k": s.top_k, "answerer": s.answerer, "fusion": s.fusion}
+    try:
+        final, skipped = ask_server(server, question, options, stream=live, on_delta=relay)
+    except ServerGone as e:
+        if sent:  # part of the answer is printed: starting again would repeat it
+            raise
+        if verbose:
+            click.echo(f"answering in this process: {e}", err=True)
+        return None
+    report_skipped(skipped)
+    return final, skipped
+
+
+def _ask_here(s: Settings, question: str, live: bool, on_delta: Callable[[str], None]) -> tuple[Answer, list[Problem]]:
+    from rag.pipeline import Pipeline
+
+    p = Pipeline(s)
+    p.check_question(question)
+    p.ensure_index(progress=progress_bars())
+    report_skipped(p.problems)
+    answering = p.stream(question)
+    if live:
+        for delta in answering:
+            on_delta(delta)
+    return answering.answer(), p.problems

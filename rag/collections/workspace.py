@@ -43,6 +43,11 @@ class Workspace:
                 self._pipelines[name] = self.base.for_collection(name)
             return self._pipelines[name]
 
+    def loaded(self, name: str) -> Pipeline | None:
+        """The pipeline of `name` if one was made (a status check makes none)."""
+        with self._lock:
+            return self._pipelines.get(name)
+
     def page_image(self, name: str, citation: Citation, width: int = 900) -> bytes | None:
         """The cited page of a PDF or image drawn with the quote highlighted,
         or None (a text file, a file gone since)."""

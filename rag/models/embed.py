@@ -8,6 +8,8 @@ in the index manifest).
   any sentence-transformers name or path can be configured instead.
   Queries get the `query: ` prompt, documents `passage: `; vectors are
   L2-normalised so inner product is cosine.
+- `rag.models.onnx_embed.OnnxEmbedder`, beside it: the same model on
+  onnxruntime (RAG_EMBED_BACKEND=onnx), exported once (onnx_export.py).
 - `rag.models.fake.FakeEmbedder`, beside it: deterministic, for unit tests.
 
 Heavy imports (torch, sentence-transformers) happen on first use.
@@ -127,4 +129,8 @@ def load_embedder(settings: Settings, show_progress: bool = False) -> Embeddings
             return FakeEmbedder.from_name(name)
         except ValueError as e:
             raise ModelError(f"bad fake model name {name!r}: {e}") from e
+    if settings.embed_backend == "onnx":
+        from rag.models.onnx_embed import OnnxEmbedder
+
+        return OnnxEmbedder(settings)
     return SentenceTransformerEmbedder(settings, show_progress=show_progress)

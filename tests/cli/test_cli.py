@@ -80,6 +80,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RAG_SERVER_URL", "off")  # `rag ask` answers in-process, never via a server
     monkeypatch.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
 
 
@@ -647,7 +648,8 @@ def rag_script() -> str:
 def sub_env(docs: Path, index_dir: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_EMBED_MODEL="fake", RAG_DOCS_DIR=str(docs), RAG_INDEX_DIR=str(index_dir),
-               HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", RAG_ANSWERER="extractive")
+               HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", RAG_SERVER_URL="off",
+               RAG_ANSWERER="extractive")  # as _clean_env: `auto` would load the local model where installed
     yield env
 
 

@@ -21,6 +21,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_SERVER_URL", "off")  # `rag ask` answers in-process, never via a server
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))

@@ -36,6 +36,7 @@ def collection(tmp_path_factory: pytest.TempPathFactory, real_pipeline: Pipeline
             mp.delenv(key)
     mp.setenv("RAG_DATA_DIR", str(tmp / "data"))
     mp.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
+    mp.setenv("RAG_SERVER_URL", "off")
     # The session's real model, so each command does not load it again.
     mp.setattr("rag.models.embed.load_embedder", lambda settings, show_progress=False: real_pipeline.embedder)
     r = invoke(["--collection", "t", "add", *map(str, paths.values())])

@@ -20,3 +20,4 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("RAG_ANSWERER", "extractive")  # `auto` would pick the local model where installed
+    monkeypatch.setenv("RAG_SERVER_URL", "off")  # `rag ask` answers in-process, never via a server

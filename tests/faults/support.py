@@ -59,7 +59,8 @@ def process_env(**rag: str) -> dict[str, str]:
     """The environment for a real `rag` process: this checkout first on the path, no RAG_* leaking in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8", TOKENIZERS_PARALLELISM="false",
-               RAG_ANSWERER="extractive")  # `auto` would load the local model where installed
+               RAG_ANSWERER="extractive",  # `auto` would load the local model where installed
+               RAG_SERVER_URL="off")  # never a `rag serve` of this machine (issue 12)
     env.update({f"RAG_{k.upper()}": v for k, v in rag.items()})
     return env
 
