@@ -47,8 +47,9 @@ PIP=pip_
 
 # torch first and pinned: anything looser pulls a multi-GB CUDA build.
 $PIP install "torch==2.13.0"
-# The ocr extra (issue 11) is installed too, so CI tests scanned pages.
-$PIP install -e ".[dev,ocr]"
+# The ocr extra (issue 11) is installed too, so CI tests scanned pages;
+# the milvus extra (issue 13), so CI tests the Milvus Lite store.
+$PIP install -e ".[dev,ocr,milvus]"
 
 if [ "$WITH_LLM" = 1 ]; then
   # llama-cpp-python compiles for ~6 minutes on 2 cores; build its wheel
