@@ -77,3 +77,21 @@ def test_faiss_turns_approximate_past_the_threshold(tmp_path: Path) -> None:
     assert loaded.approximate and loaded.search(queries[:1], 10) == approx.search(queries[:1], 10)
     assert np.allclose(loaded.vectors(), normalized(m), atol=1e-6)
     assert len(loaded.search(queries[:1], 5000)) == 2000  # k above efSearch and n
+
+
+def test_vector_store_setting_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.config import Settings, check_vector_store
+    from rag.errors import ConfigError
+    from rag.index.vectors import LocalStore, open_store
+
+    monkeypatch.chdir(tmp_path)
+    assert check_vector_store("faiss") == "faiss"
+    assert check_vector_store("milvus:./x/m.db") == f"milvus:{tmp_path}/x/m.db"  # absolute: recorded
+    assert check_vector_store("milvus+http://db.example:19530/") == "milvus+http://db.example:19530"
+    for bad in ("milvus", "milvus:./m", "milvus+ftp://h", "qdrant", "milvus+http://h:1/x"):
+        with pytest.raises(ConfigError, match="RAG_VECTOR_STORE"):
+            check_vector_store(bad)
+    assert Settings.load(env={"RAG_VECTOR_STORE": "milvus:m.db"}).vector_store == f"milvus:{tmp_path}/m.db"
+    with pytest.raises(ConfigError, match="RAG_FAISS_APPROX_ABOVE"):
+        Settings.load(env={"RAG_FAISS_APPROX_ABOVE": "0"})
+    assert open_store("faiss", approx_above=7) == LocalStore("faiss", 7)
