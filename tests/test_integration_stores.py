@@ -2,12 +2,15 @@
 and Milvus Lite give the same answers with the same citations, over the
 real model and the real seeds.
 
-The store is a fixture parameter; the embedder is loaded once and shared,
-and the Milvus index reuses nothing from the FAISS one (its own folder)."""
+The store is a fixture parameter; the embedder is loaded once and shared.
+The Milvus index starts from a copy of the FAISS index folder, so the
+build reuses its vectors (same model) instead of embedding the seeds again;
+everything else (collection, BM25) is built afresh."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,9 +37,11 @@ def store_pipeline(
     from rag.index.vectors.milvus import forget_clients
 
     tmp = tmp_path_factory.mktemp("milvus")
+    shutil.copytree(real_pipeline.settings.index_dir, tmp / "index")
     s: Settings = real_pipeline.settings.with_(index_dir=tmp / "index", vector_store=f"milvus:{tmp}/m.db")
     p = Pipeline(s, embedder=real_pipeline.embedder)
-    p.ensure_index()
+    report = p.ensure_index()
+    assert report.built and report.embedded == 0 and "vector store changed" in " ".join(report.reasons)
     yield p
     forget_clients()
 
