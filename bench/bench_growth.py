@@ -260,6 +260,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--fake", action="store_true", help="384-d FakeEmbedder vectors instead of e5 (no model; minutes faster on a busy machine)")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--merge", action="store_true", help="replace only these (size, store) rows in growth.json")
     ap.add_argument("--worker", nargs=2, metavar=("SIZE", "STORE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -272,6 +273,11 @@ def main() -> None:
             row = run_child(n, store, a.fake, a.queries, a.timeout)
             print(json.dumps(row), flush=True)
             rows.append(row)
+    if a.merge and RESULTS.exists():
+        done = {(r["size"], r["store"]) for r in rows}
+        old = json.loads(RESULTS.read_text(encoding="utf-8"))["rows"]
+        rows = sorted([r for r in old if (r["size"], r["store"]) not in done] + rows,
+                      key=lambda r: (r["size"], STORES.index(r["store"])))
     info = {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "python": platform.python_version(),
             "vectors": "FakeEmbedder 384-d (hashed n-grams)" if a.fake else "multilingual-e5-small", "queries": a.queries,
             "command": " ".join(sys.argv)}

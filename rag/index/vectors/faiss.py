@@ -22,6 +22,7 @@ fit in memory (that is the Milvus path, docs/scale.md).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,21 @@ HNSW_EF_SEARCH = 128
 # "Growth"): at 10^5 rows an exact query takes ~5 ms on 2 cores, still
 # cheaper than the embedding of the question; beyond, it grows linearly.
 DEFAULT_APPROX_ABOVE = 200_000
+# OpenMP threads for search. A single query over a flat index split across
+# threads spin-waits whenever another process holds a core: measured on this
+# 2-core machine under load, one query over 10^4 rows took 128 ms p50 with 2
+# threads and 0.38 ms with 1 (docs/measurements.md, "Growth"). The product
+# searches one question at a time, so one thread; an HNSW build, which
+# inserts in parallel, gets every core for its duration (`from_vectors`).
+SEARCH_THREADS = 1
+_threads_set = False
+
+
+def _search_threads(faiss: Any) -> None:
+    global _threads_set
+    if not _threads_set:
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        _threads_set = True
 
 
 class FaissVectors:
@@ -59,9 +75,15 @@ class FaissVectors:
             index = faiss.IndexHNSWFlat(m.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = HNSW_EF_SEARCH
+            faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
+            try:
+                index.add(m)
+            finally:
+                if _threads_set:
+                    faiss.omp_set_num_threads(SEARCH_THREADS)
         else:
             index = faiss.IndexFlatIP(m.shape[1])
-        index.add(m)
+            index.add(m)
         return cls(index)
 
     @classmethod
@@ -89,10 +111,11 @@ class FaissVectors:
         if n == 0 or k < 1:
             return []
         k = min(k, n)
+        import faiss
+
+        _search_threads(faiss)
         params = None
         if self.approximate:
-            import faiss
-
             # Per call, not on the shared index: concurrent searches with
             # different k must not race on index.hnsw.efSearch.
             # (faiss's type stubs lack SearchParametersHNSW; it exists since 1.7.3.)
