@@ -253,6 +253,25 @@ def chart(rows: list[dict[str, Any]]) -> None:
     fig.savefig(CHART, dpi=110)
 
 
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of docs/measurements.md ("Growth")."""
+    head = ("| chunks | store | build s (vectors + BM25) | disk MB (vectors + BM25) | peak RSS MB "
+            "| dense p50/p95 ms | BM25 p50/p95 ms | hybrid p50/p95 ms | recall@10 |")
+    out = [head, "|" + "---|" * 9]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['size']:,} | {r['store']} | {r['error']} | | | | | | |")
+            continue
+        build = (f"{r['vector_build_s']} + {r['bm25_build_s']}" if "bm25_build_s" in r else f"{r['build_s']}")
+        disk = f"{r['disk_mb']} + {r['bm25_disk_mb']}" if "bm25_disk_mb" in r else f"{r['disk_mb']}"
+        out.append(
+            f"| {r['size']:,} | {r['store']} | {build} | {disk} | {r['rss_mb_peak']} "
+            f"| {r['dense_p50_ms']} / {r['dense_p95_ms']} | {r['bm25_p50_ms']} / {r['bm25_p95_ms']} "
+            f"| {r['hybrid_p50_ms']} / {r['hybrid_p95_ms']} | {r['recall_at_10']} |"
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -261,8 +280,14 @@ def main() -> None:
     ap.add_argument("--fake", action="store_true", help="384-d FakeEmbedder vectors instead of e5 (no model; minutes faster on a busy machine)")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--merge", action="store_true", help="replace only these (size, store) rows in growth.json")
+    ap.add_argument("--table", action="store_true", help="print growth.json as a Markdown table; redraw the chart")
     ap.add_argument("--worker", nargs=2, metavar=("SIZE", "STORE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.table:
+        rows = json.loads(RESULTS.read_text(encoding="utf-8"))["rows"]
+        print(table(rows))
+        chart(rows)
+        return
     if a.worker:
         print(json.dumps(worker(int(a.worker[0]), a.worker[1], a.fake, a.queries)))
         return
