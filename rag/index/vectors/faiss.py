@@ -7,10 +7,11 @@ which kind of index it is, so loading needs no setting.
 
 Why HNSW and not IVF: IVF must be trained (k-means over a sample, minutes
 at 10^6 rows) and loses recall on clusters it did not probe; HNSW needs no
-training, adds rows one by one, and at M = 32 with efSearch 128 keeps
-recall@10 near 0.99 on our vectors (bench/bench_growth.py,
-docs/measurements.md). Its cost is memory (M links per row, about +25%
-over the raw float32 vectors at 384 dimensions) and a slower build.
+training, adds rows one by one, and at M = 32 with efSearch 128 kept
+recall@10 at 0.97-1.0 on the benchmark's vectors (bench/bench_growth.py,
+docs/measurements.md). Its cost is memory (M links per row: the file is
++18% over the raw float32 vectors at 384 dimensions, measured at 10^4
+rows) and a build ~30x slower than the flat index.
 
 Why a threshold at all: the flat index is exact and, below about 10^5
 rows, answers in a few milliseconds anyway (measured), so the seeds and
@@ -38,8 +39,9 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 # Rows above which the store builds HNSW instead of the exact flat index
 # (RAG_FAISS_APPROX_ABOVE). Chosen by measurement (docs/measurements.md,
-# "Growth"): at 10^5 rows an exact query takes ~5 ms on 2 cores, still
-# cheaper than the embedding of the question; beyond, it grows linearly.
+# "Growth"): an exact query costs ~1.5 ms per 10^4 rows on one thread, so
+# ~30 ms at 2 x 10^5, about the embedding of the question (~40 ms); below
+# that HNSW saves little and costs build time and exactness.
 DEFAULT_APPROX_ABOVE = 200_000
 # OpenMP threads for search. A single query over a flat index split across
 # threads spin-waits whenever another process holds a core: measured on this
