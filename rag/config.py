@@ -52,6 +52,32 @@ def check_collection_name(name: str) -> str:
     return name
 
 
+_STORE_FORMS = "faiss, milvus:./path.db (Milvus Lite) or milvus+http://host:19530 (a Milvus server)"
+
+
+def check_vector_store(value: str) -> str:
+    """A vector store setting in its canonical form: a Milvus Lite path made
+    absolute (the manifest records it, and the working folder may change).
+    "numpy" (exact search in numpy) is for tests and benchmarks."""
+    v = value.strip()
+    if v in ("faiss", "numpy"):
+        return v
+    if v.startswith("milvus:"):
+        path = v[len("milvus:"):]
+        if not path.endswith(".db") or path.endswith("/.db"):
+            raise ConfigError(f"a Milvus Lite store is a file ending in .db, got {v!r} (RAG_VECTOR_STORE)")
+        return "milvus:" + str(Path(path).expanduser().resolve())
+    if re.fullmatch(r"milvus\+https?://[^\s/]+(:\d+)?/?", v):
+        return v.rstrip("/")
+    raise ConfigError(f"vector_store must be {_STORE_FORMS} (RAG_VECTOR_STORE), got {value!r}")
+
+
+def milvus_token() -> str | None:
+    """The Milvus server's token (RAG_MILVUS_TOKEN, "user:password" or an
+    API key): read at use, never stored in the settings, manifest or logs."""
+    return os.environ.get("RAG_MILVUS_TOKEN") or None
+
+
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/rag, else ~/.cache/rag; read when Settings are made."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -128,6 +154,14 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     max_upload_mb: float = 50.0
 
+    # Where vectors live (issue 13): "faiss" (default, files in the index
+    # folder), "milvus:./path.db" (Milvus Lite, a local file) or
+    # "milvus+http://host:19530" (a Milvus server; token in RAG_MILVUS_TOKEN).
+    vector_store: str = "faiss"
+    # Rows above which FAISS builds an approximate (HNSW) index instead of
+    # the exact one; chosen by measurement (docs/measurements.md, "Growth").
+    faiss_approx_above: int = 200_000
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)} (RAG_MODE), got {self.mode!r}")
@@ -166,6 +200,9 @@ class Settings:
         if self.refresh_check_s < 0:
             raise ConfigError("refresh_check_s must be >= 0 (RAG_REFRESH_CHECK_S)")
         check_collection_name(self.collection)
+        object.__setattr__(self, "vector_store", check_vector_store(self.vector_store))
+        if self.faiss_approx_above < 1:
+            raise ConfigError("faiss_approx_above must be positive (RAG_FAISS_APPROX_ABOVE)")
         if not 0 < self.max_upload_mb <= 2048:
             raise ConfigError("max_upload_mb must be above 0 and at most 2048 (RAG_MAX_UPLOAD_MB)")
 

@@ -5,6 +5,8 @@
     ├── InputError            a question is empty or too long, a file is bad input
     │   └── DocumentError     one document cannot be read (the message says why)
     ├── IndexNotReadyError    no index, or a stale one while auto-build is off
+    │                         (also: its Milvus collection is missing or has another schema)
+    ├── StoreError            the vector store cannot be reached or failed (a Milvus server)
     ├── ModelError            a model is missing, corrupt or not installed
     │   └── MissingExtraError an optional extra is needed; says which command installs it
     └── GenerationError       a chat model backend failed (timeout, HTTP error)
@@ -35,6 +37,11 @@ class DocumentError(InputError):
 
 class IndexNotReadyError(RagError):
     pass
+
+
+class StoreError(RagError):
+    """The vector store (a Milvus server or Milvus Lite) cannot be reached or
+    failed. Never answered with a fallback to another store."""
 
 
 class ModelError(RagError):

@@ -125,6 +125,7 @@ class Pipeline:
             max_file_bytes=int(s.max_file_mb * 2**20), max_chunks_per_file=s.max_chunks_per_file,
             follow_links=s.follow_links,
             extract_cache=s.extract_cache_dir,
+            store=s.vector_store, faiss_approx_above=s.faiss_approx_above,
         )
 
     def ensure_index(

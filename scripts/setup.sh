@@ -49,8 +49,9 @@ PIP=pip_
 $PIP install "torch==2.13.0"
 # The ocr extra (issue 11) is installed too, so CI tests scanned pages;
 # the serve extra (issue 12) for `rag serve` and its tests; onnx for
-# RAG_EMBED_BACKEND=onnx and its test.
-$PIP install -e ".[dev,ocr,serve,onnx]"
+# RAG_EMBED_BACKEND=onnx and its test; milvus (issue 13), so CI tests the
+# Milvus Lite store.
+$PIP install -e ".[dev,ocr,serve,onnx,milvus]"
 
 if [ "$WITH_LLM" = 1 ]; then
   # llama-cpp-python compiles for ~6 minutes on 2 cores; build its wheel

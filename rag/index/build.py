@@ -10,8 +10,10 @@ A build folder (see rag/index/layout.py for the folder around it) holds
                     status, and the SHA-256 of every other file (integrity.py)
     chunks.jsonl    one Chunk per line; line i is vector row i and BM25 document i
     tokens.jsonl    the BM25 words of each chunk
-    bm25.json       BM25 statistics and postings
-    vectors.*       the vector store's files (rag/index/vectors)
+    bm25/           BM25 term scores, bm25s's .npy + JSON (rag/index/bm25.py);
+                    absent when the vector store does BM25 itself (Milvus)
+    vectors.*       the vector store's files (rag/index/vectors); for Milvus,
+                    milvus.json names the collection on the server
 
 Loading checks the manifest's shape and every file's size and hash; any
 failure is `IndexNotReadyError` ("no usable index"), which `ensure_index`
@@ -64,7 +66,8 @@ from rag.index.layout import (
 from rag.index.lexicon import default_tokenizer
 from rag.index.manifest import FORMAT_VERSION, current_state, stale_reasons
 from rag.index.staging import Staging
-from rag.index.vectors import STORES, VectorIndex
+from rag.index.vectors import LexicalIndex, Rows, VectorIndex, open_store
+from rag.index.vectors.faiss import DEFAULT_APPROX_ABOVE
 from rag.ingest import Problem, Scan, chunk_documents, load_corpus, scan_documents
 from rag.types import Chunk, Document
 
@@ -80,7 +83,8 @@ class IndexSpec:
     chunk_size: int = 200
     chunk_overlap: int = 50
     embed_batch_size: int = 16
-    store: str = "faiss"
+    store: str = "faiss"  # a checked RAG_VECTOR_STORE (rag.config.check_vector_store)
+    faiss_approx_above: int | None = DEFAULT_APPROX_ABOVE  # None: always exact
     # Limits and links (issue 14); None: no limit.
     max_file_bytes: int | None = 50 * 2**20
     max_chunks_per_file: int | None = 5000
@@ -106,6 +110,11 @@ class IndexSpec:
     # Cache of extracted text (OCR output) by file content (issue 11).
     extract_cache: Path | None = None
 
+    @property
+    def namespace(self) -> str:
+        """A name for this index folder in a shared store (Milvus collections and alias)."""
+        return "rag_" + hashlib.sha256(str(self.index_dir.resolve()).encode()).hexdigest()[:12]
+
 
 @dataclass
 class Index:
@@ -116,7 +125,7 @@ class Index:
     manifest: dict[str, Any]
     chunks: list[Chunk]
     vectors: VectorIndex
-    bm25: BM25
+    bm25: LexicalIndex  # bm25s, or the vector store's own BM25 (Milvus)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -158,11 +167,11 @@ def load_index(path: Path, *, verify: bool = True) -> Index:
     if verify:
         verify_files(path, manifest)
     try:
-        store = STORES[manifest["vector_store"]]
+        store = open_store(manifest["vector_store"])
         with (path / "chunks.jsonl").open(encoding="utf-8") as f:
             chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
         vectors = store.load(path)
-        bm25 = BM25.from_json(json.loads((path / "bm25.json").read_text(encoding="utf-8")))
+        bm25 = vectors.lexical() or BM25.load(path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
         raise IndexNotReadyError(f"index at {path} is unreadable ({str(e)[:200]})") from e
     n = len(chunks)
@@ -214,22 +223,29 @@ def _manifest(
 
 
 def _write_build(
-    index_dir: Path, chunks: list[Chunk], words: list[list[str]], bm25: BM25, vectors: VectorIndex,
+    index_dir: Path, chunks: list[Chunk], words: list[list[str]], bm25: LexicalIndex, vectors: VectorIndex,
     manifest: dict[str, Any],
 ) -> Path:
-    """Write a complete build folder and make it live; on any failure remove it."""
+    """Write a complete build folder and make it live; on any failure remove
+    it (and what the store made outside it)."""
     build = new_build_dir(index_dir)
     try:
         _write_lines(build / "chunks.jsonl", (c.to_dict() for c in chunks))
         _write_lines(build / "tokens.jsonl", words)
-        _write_json(build / "bm25.json", bm25.to_json())
+        if isinstance(bm25, BM25):
+            bm25.save(build)
         vectors.save(build)
         names = sorted(p.name for p in build.iterdir() if p.name not in (MANIFEST, MARKER))
         manifest = {**manifest, "index_files": fingerprint(build, names)}
         _write_json(build / MANIFEST, manifest)  # last: its presence marks completeness
+        # The store's switch (Milvus: the alias) just before ours: a crash
+        # between the two leaves an alias that the old build's load rejects,
+        # so the next run rebuilds instead of mixing two builds' rows.
+        vectors.activate()
         switch(index_dir, build)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
+        vectors.discard()
         raise
     return build
 
@@ -322,18 +338,22 @@ def build_index(
             staging.discard()
         reuse = previous if previous is not None and previous.manifest.get("embed_model") == model else None
         emb = _embed_all(chunks, embedder, reuse, staging, max(1, spec.embed_batch_size), progress)
-        vectors = STORES[spec.store].from_vectors(emb.matrix)
 
         tok = default_tokenizer()
         words = [tok.words(c.text) for c in chunks]
+        store = open_store(spec.store, approx_above=spec.faiss_approx_above)
+        vectors = store.create(Rows(emb.matrix, chunks, words), spec.namespace)
         if progress:
             progress("bm25", len(chunks), len(chunks))
-        bm25 = BM25.build(words)
-
-        manifest = _manifest(state, docs, chunks, problems, vectors.dim, spec.docs_dir)
-        replaced = None
-        with contextlib.suppress(IndexNotReadyError):
-            replaced = live_build(spec.index_dir)
+        try:
+            bm25 = vectors.lexical() or BM25.build(words)
+            manifest = _manifest(state, docs, chunks, problems, vectors.dim, spec.docs_dir)
+            replaced = None
+            with contextlib.suppress(IndexNotReadyError):
+                replaced = live_build(spec.index_dir)
+        except BaseException:
+            vectors.discard()
+            raise
         build = _write_build(spec.index_dir, chunks, words, bm25, vectors, manifest)
         staging.discard()
         remove_other_builds(spec.index_dir, keep=build, replaced=replaced)

@@ -21,7 +21,8 @@ from rag.ingest import METADATA_FILE, Scan
 
 # 3: build folders carry a marker; the manifest records index file hashes.
 # 4: chunks carry `page`; offsets of PDF/Word/HTML point into the extracted text.
-FORMAT_VERSION = 4
+# 5: BM25 on bm25s (bm25/ folder of .npy + JSON) instead of bm25.json.
+FORMAT_VERSION = 5
 
 
 def file_digest(path: Path) -> str | None:

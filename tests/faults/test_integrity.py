@@ -27,6 +27,8 @@ from tests.faults.support import live, make_docs, one_line_error, run_main
 
 pytestmark = pytest.mark.faults
 QUESTION_114 = "平湖有多少家日资企业？"
+BM25_FILES = {f"bm25/{n}" for n in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+                                    "params.index.json", "vocab.index.json")}
 
 
 def _manifest_value(value: object) -> Callable[[Path], None]:
@@ -109,7 +111,9 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "CURRENT names nothing": (_current(b"build-gone\n"), "names build-gone, which holds no complete build"),
     "one digit in chunks.jsonl": (_digit, "chunks.jsonl has changed since it was built (SHA-256)"),
     "zeroed vectors": (_zero_vectors, "vectors.faiss has changed since it was built"),
-    "bm25.json truncated": (_truncate("bm25.json"), "bm25.json has changed since it was built (size)"),
+    "bm25 scores truncated": (
+        _truncate("bm25/data.csc.index.npy"), "bm25/data.csc.index.npy has changed since it was built (size)"
+    ),
     "tokens.jsonl deleted": (_delete("tokens.jsonl"), "tokens.jsonl is missing"),
     "vectors deleted": (_delete("vectors.faiss"), "vectors.faiss is missing"),
 }
@@ -159,7 +163,7 @@ def test_every_index_file_is_checked(base: list[str], tmp_path: Path) -> None:
     assert run_main([*base, "index"]).code == 0
     build = live(tmp_path / "index")
     names = list(json.loads((build / "manifest.json").read_text(encoding="utf-8"))["index_files"])
-    assert set(names) == {"chunks.jsonl", "tokens.jsonl", "bm25.json", "vectors.faiss"}
+    assert set(names) == {"chunks.jsonl", "tokens.jsonl", "vectors.faiss", *BM25_FILES}
     for name in names:
         p = build / name
         original = p.read_bytes()

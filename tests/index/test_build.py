@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.config import Settings
@@ -18,6 +19,8 @@ from rag.models.fake import FakeEmbedder
 
 pytestmark = pytest.mark.unit
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+BM25_NAMES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json",
+              "vocab.index.json")
 
 
 def ensure_index(s: Settings, emb: FakeEmbedder, **kw: bool) -> tuple[Index, BuildReport]:
@@ -45,13 +48,17 @@ def test_manifest_records_format_model_settings_and_digests(tmp_path: Path, docs
     assert m["embed_model"] == "fake-ngram-64" and m["dim"] == 64
     assert m["chunker"] == {"size": s.chunk_size, "overlap": s.chunk_overlap}
     assert len(m["files"]) == 5 and all(len(f["sha256"]) == 64 for f in m["files"].values())
-    files = {"chunks.jsonl", "vectors.faiss", "bm25.json", "tokens.jsonl"}
-    assert {p.name for p in index.path.iterdir()} == {".rag-build", "manifest.json", *files}
-    assert set(m["index_files"]) == files  # every index file has its SHA-256 and size
+    files = {"chunks.jsonl", "vectors.faiss", "tokens.jsonl"}
+    assert {p.name for p in index.path.iterdir()} == {".rag-build", "manifest.json", "bm25", *files}
+    # every index file has its SHA-256 and size
+    assert set(m["index_files"]) == files | {f"bm25/{n}" for n in BM25_NAMES}
     assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in m["index_files"].values())
-    # no pickle: every file is JSON, JSON lines or a FAISS index
-    for p in index.path.iterdir():
-        assert not p.read_bytes().startswith(b"\x80")
+    # no pickle: every file is JSON, JSON lines, a FAISS index or a plain .npy array
+    for p in index.path.rglob("*"):
+        if p.is_file():
+            assert not p.read_bytes().startswith(b"\x80")
+    for p in (index.path / "bm25").glob("*.npy"):
+        np.load(p, allow_pickle=False)  # an object array would need pickle and fail here
 
 
 def test_fresh_index_is_reused(tmp_path: Path, docs: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from rag.retrieve.fusion import rrf
 pytestmark = pytest.mark.unit
 
 
-def test_bm25_hand_worked() -> None:
+def test_bm25_hand_worked(tmp_path: Path) -> None:
     # N=2, avgdl=2.5. Term "b": df=1, idf=ln(1 + (2-1+0.5)/(1+0.5)) = ln 2.
     # doc0 = [a, b] (len 2, tf 1): norm = 1 + 1.2*(1 - .75 + .75*2/2.5) = 2.02
     #   score = ln2 * 1 * 2.2 / 2.02
@@ -24,7 +25,8 @@ def test_bm25_hand_worked() -> None:
     # "a" is in both documents: idf = ln(1 + 0.5/2.5) = ln 1.2, still positive.
     assert bm.idf("a") == pytest.approx(math.log(1.2))
     assert bm.top(["c"], 5)[0][0] == 1
-    assert BM25.from_json(bm.to_json()).scores(["a", "c"]) == pytest.approx(bm.scores(["a", "c"]))
+    bm.save(tmp_path)
+    assert BM25.load(tmp_path).scores(["a", "c"]) == pytest.approx(bm.scores(["a", "c"]))
 
 
 def test_rrf_hand_worked() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.index.vectors.base import normalized
+from rag.index.vectors.base import LexicalIndex, normalized
 
 FILE = "vectors.npy"
 
@@ -49,3 +49,12 @@ class NumpyVectors:
     def save(self, folder: Path) -> list[str]:
         np.save(folder / FILE, self._m, allow_pickle=False)
         return [FILE]
+
+    def activate(self) -> None:
+        """Nothing to publish: the files are in the build folder."""
+
+    def discard(self) -> None:
+        """Nothing outside the build folder."""
+
+    def lexical(self) -> LexicalIndex | None:
+        return None
