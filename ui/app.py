@@ -35,7 +35,6 @@ Left out: per-user authentication beyond Gradio's single `auth` pair.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import sys
 import time
@@ -49,6 +48,7 @@ import gradio as gr
 from rag.collections import Workspace
 from rag.config import Settings
 from rag.errors import ConfigError, RagError, user_message
+from rag.serve import is_loopback
 from rag.types import MODES, Answer, Turn
 from ui import render
 from ui.documents import DocumentsPanel
@@ -323,15 +323,6 @@ def _llm_hint(why: str) -> str:
 
 
 # -- launching ---------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost: treat as remote
 
 
 def check_host(host: str, *, allow_remote: bool, auth: tuple[str, str] | None = None) -> str | None:
