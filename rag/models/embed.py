@@ -31,7 +31,24 @@ from rag.errors import MissingExtraError, ModelError
 log = logging.getLogger(__name__)
 
 
-class SentenceTransformerEmbedder(Embeddings):
+class PromptedEmbeddings(Embeddings):
+    """The langchain interface over `_encode(texts, prompt_name)`: passages
+    with the model's `passage` prompt, queries with its `query` prompt
+    (e5 was trained with them). Shared by the torch and the ONNX runtime."""
+
+    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self._encode(list(texts), "passage").tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], "query")[0].tolist()
+
+
+class SentenceTransformerEmbedder(PromptedEmbeddings):
     """A SentenceTransformer behind the langchain `Embeddings` interface.
 
     Cheap to construct: the model is resolved (and, for the default,
@@ -87,13 +104,6 @@ class SentenceTransformerEmbedder(Embeddings):
             dtype=np.float32,
         )
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return self._encode(list(texts), "passage").tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], "query")[0].tolist()
 
 
 def resolve_model_path(settings: Settings) -> Path | str:

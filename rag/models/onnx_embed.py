@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
 from rag.errors import MissingExtraError, ModelError
+from rag.models.embed import PromptedEmbeddings
 
 MAX_TOKENS = 512
 
 
-class OnnxEmbedder(Embeddings):
+class OnnxEmbedder(PromptedEmbeddings):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.model_id = f"{settings.embed_model}@onnx"
@@ -63,14 +63,6 @@ class OnnxEmbedder(Embeddings):
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             out.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return self._encode(list(texts), "passage").tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], "query")[0].tolist()
 
 
 def _load(settings: Settings) -> tuple[Any, Any, dict[str, str]]:
