@@ -158,7 +158,7 @@ class Settings:
     # folder), "milvus:./path.db" (Milvus Lite, a local file) or
     # "milvus+http://host:19530" (a Milvus server; token in RAG_MILVUS_TOKEN).
     vector_store: str = "faiss"
-    # Rows above which FAISS builds an approximate (HNSW) index instead of
+    # Rows above which FAISS builds an approximate (IVF-Flat) index instead of
     # the exact one; chosen by measurement (docs/measurements.md, "Growth").
     faiss_approx_above: int = 200_000
 

@@ -42,7 +42,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag.errors import IndexNotReadyError, ModelError, RagError
 from rag.index.bm25 import BM25
+from rag.index.chunktable import ChunkTable
 from rag.index.integrity import fingerprint, read_manifest, verify_files
 from rag.index.layout import (
     MANIFEST,
@@ -123,7 +124,7 @@ class Index:
 
     path: Path
     manifest: dict[str, Any]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a ChunkTable when loaded from disk, a list when just built
     vectors: VectorIndex
     bm25: LexicalIndex  # bm25s, or the vector store's own BM25 (Milvus)
     problems: list[Problem] = field(default_factory=list)
@@ -168,8 +169,7 @@ def load_index(path: Path, *, verify: bool = True) -> Index:
         verify_files(path, manifest)
     try:
         store = open_store(manifest["vector_store"])
-        with (path / "chunks.jsonl").open(encoding="utf-8") as f:
-            chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+        chunks = ChunkTable.open(path / "chunks.jsonl")  # rows parsed when retrieved
         vectors = store.load(path)
         bm25 = vectors.lexical() or BM25.load(path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:

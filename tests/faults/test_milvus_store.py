@@ -2,7 +2,8 @@
 FAISS or with an empty result; an interrupted build leaves the old alias
 (and the old build) answering.
 
-Cases: an unreachable server; the collection dropped under a loaded index
+Cases: a restart (the index built by one process answers in the next:
+Milvus Lite reopens a collection "released"); an unreachable server; the collection dropped under a loaded index
 and between runs; a collection with another schema; a crash after the new
 collection is written but before the alias switches; a crash after the
 alias switches but before CURRENT does.
@@ -21,7 +22,7 @@ from rag.errors import IndexNotReadyError, StoreError
 from rag.index import build as build_mod
 from rag.models.fake import FakeEmbedder
 from rag.pipeline import Pipeline
-from tests.faults.support import QUESTION, live, make_docs, one_line_error, run_main
+from tests.faults.support import QUESTION, live, make_docs, one_line_error, process_env, rag_run, run_main
 
 if not os.environ.get("CI"):
     pytest.importorskip("pymilvus", reason='the milvus extra is not installed (pip install -e ".[milvus]")')
@@ -166,3 +167,17 @@ def test_crash_after_the_alias_switch_is_caught_on_load(tmp_path: Path, monkeypa
         q.ensure_index()
     r = Pipeline(p.settings, embedder=FakeEmbedder())
     assert r.ensure_index().built and "41414" in r.ask(QUESTION).text
+
+
+def test_an_index_built_by_one_process_answers_in_the_next(tmp_path: Path) -> None:
+    """`rag index`, then `rag ask` in a new process: the collection, which the
+    reopened Milvus Lite file holds "released", is loaded, not rebuilt."""
+    env = process_env(docs_dir=str(make_docs(tmp_path / "docs")), index_dir=str(tmp_path / "index"),
+                      embed_model="fake", vector_store=f"milvus:{tmp_path}/m.db")
+    r = rag_run(["index"], env)
+    assert r.code == 0, r.stderr
+    before = live(tmp_path / "index")
+    r = rag_run(["ask", QUESTION], env)
+    assert r.code == 0 and "[1]" in r.stdout, r.stderr or r.stdout
+    assert "released" not in r.stderr
+    assert live(tmp_path / "index") == before  # answered from the same build

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rag.index.vectors import STORES, FaissVectors, NumpyVectors, normalized
+from rag.index.vectors.faiss import ivf_lists, ivf_probes
 
 pytestmark = pytest.mark.unit
 
@@ -58,15 +59,19 @@ def test_empty_store_and_zero_vectors() -> None:
 
 
 def test_faiss_turns_approximate_past_the_threshold(tmp_path: Path) -> None:
-    """A tiny threshold: 2,000 rows get HNSW (recall@10 vs exact >= 0.95, the
-    measured value at 10^5 rows is in docs/measurements.md); at or below the
-    threshold the index stays exact; the kind survives save/load."""
-    m = _data(2000, 32, seed=3)
+    """A tiny threshold: 2,000 rows get IVF-Flat (recall@10 vs exact >= 0.95;
+    the measured values up to 10^6 rows are in docs/measurements.md); at or
+    below the threshold the index stays exact; the kind survives save/load."""
+    # Clustered rows (40 topics), as text embeddings are; on isotropic noise
+    # every approximate index needs to scan nearly everything.
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(40, 32)).astype(np.float32)
+    m = centers[rng.integers(0, 40, size=2000)] + 0.3 * _data(2000, 32, seed=5)
     assert not FaissVectors.from_vectors(m, approx_above=2000).approximate
     approx = FaissVectors.from_vectors(m, approx_above=100)
     assert approx.approximate and len(approx) == 2000
     exact = NumpyVectors.from_vectors(m)
-    queries = _data(50, 32, seed=4)
+    queries = centers[rng.integers(0, 40, size=50)] + 0.3 * _data(50, 32, seed=4)
     recall = [
         len({i for i, _ in approx.search(q[None, :], 10)} & {i for i, _ in exact.search(q[None, :], 10)}) / 10
         for q in queries
@@ -76,7 +81,15 @@ def test_faiss_turns_approximate_past_the_threshold(tmp_path: Path) -> None:
     loaded = FaissVectors.load(tmp_path)
     assert loaded.approximate and loaded.search(queries[:1], 10) == approx.search(queries[:1], 10)
     assert np.allclose(loaded.vectors(), normalized(m), atol=1e-6)
-    assert len(loaded.search(queries[:1], 5000)) == 2000  # k above efSearch and n
+    assert len(loaded.search(queries[:1], 5000)) == 2000  # k above n: every row, not only the probed lists
+    assert len(loaded.search(queries[:1], 1500)) == 1500  # k above the probed lists' rows
+
+
+def test_ivf_lists_and_probes() -> None:
+    # Worked: sqrt(10^6) = 1000 -> 2^10; sqrt(200001) = 447.2 -> 2^9 (log2 8.8);
+    # sqrt(10) = 3.2 -> the floor of 16. A query probes a quarter of the lists.
+    assert [ivf_lists(n) for n in (10**6, 200_001, 10)] == [1024, 512, 16]
+    assert [ivf_probes(n) for n in (1024, 512, 16, 2)] == [256, 128, 4, 1]
 
 
 def test_vector_store_setting_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,7 +57,7 @@ def open_store(spec: str, *, approx_above: int | None = DEFAULT_APPROX_ABOVE) ->
     if spec.startswith("milvus:") or spec.startswith("milvus+"):
         from rag.index.vectors.milvus import MilvusStore
 
-        return MilvusStore.from_spec(spec)
+        return MilvusStore.from_spec(spec, approx_above)
     raise ConfigError(f"unknown vector store {spec!r} (RAG_VECTOR_STORE)")
 
 

@@ -10,7 +10,7 @@ L2-normalised float32, so inner product is cosine.
     store.vectors()                               # all rows, for reuse on rebuild
 
 Implementations: `faiss.FaissVectors` (the default, the only module that
-imports faiss; exact, or HNSW past a size), `memory.NumpyVectors` (exact
+imports faiss; exact, or IVF-Flat past a size), `memory.NumpyVectors` (exact
 search in numpy; the fake for unit tests and the reference for
 approximate stores) and `milvus.MilvusVectors` (Milvus Lite or a server;
 the only module that imports pymilvus; it also answers BM25).

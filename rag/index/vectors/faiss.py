@@ -1,21 +1,28 @@
 """FAISS inner-product search: the default vector store. Exact (a flat
-index) up to `approx_above` rows, approximate (HNSW) beyond.
+index) up to `approx_above` rows, approximate (IVF-Flat) beyond.
 
 The only module that imports faiss. Saved with `faiss.write_index` as
 `vectors.faiss` (FAISS's own binary format, no pickle); the file says
 which kind of index it is, so loading needs no setting.
 
-Why HNSW and not IVF: IVF must be trained (k-means over a sample, minutes
-at 10^6 rows) and loses recall on clusters it did not probe; HNSW needs no
-training, adds rows one by one, and at M = 32 with efSearch 128 kept
-recall@10 at 0.97-1.0 on the benchmark's vectors (bench/bench_growth.py,
-docs/measurements.md). Its cost is memory (M links per row: the file is
-+18% over the raw float32 vectors at 384 dimensions, measured at 10^4
-rows) and a build ~30x slower than the flat index.
+Why IVF-Flat and not HNSW (measured, bench/bench_growth.py and
+docs/measurements.md "Growth", 10^6 synthetic chunks of e5 vectors on 2
+cores): HNSW (M 32, efConstruction 80) took 684 s to build and reached
+recall@10 0.93 only at efSearch 4096 (30 ms a query); IVF-Flat with 1024
+lists trained in 5 s, built in 13 s, and reached 0.94 at 128 probes
+(13 ms) and 0.98 at 256 (26 ms). The corpus's vectors crowd together (the
+10th and 20th best scores differ by 0.0015), which is hard for any
+approximate index; IVF's answer is to scan more lists, HNSW's a longer
+and slower walk. IVF's costs: a k-means training (seconds, on at most
+64 rows per list, seeded, so builds are reproducible), and each query
+scans a quarter of the rows (`IVF_PROBE_SHARE`), 4x fewer than exact.
 
-Why a threshold at all: the flat index is exact and, below about 10^5
-rows, answers in a few milliseconds anyway (measured), so the seeds and
-ordinary collections stay exact and reproducible.
+Why a threshold at all: the flat index is exact and, below about 2 x 10^5
+rows, answers in a few milliseconds (6 ms at 10^5 on one thread,
+measured), so the seeds and ordinary collections stay exact and
+reproducible.
+
+Indexes built as HNSW by earlier versions still load and search.
 
 Left out: GPU indexes, product quantisation (PQ) for corpora that do not
 fit in memory (that is the Milvus path, docs/scale.md).
@@ -23,6 +30,7 @@ fit in memory (that is the Milvus path, docs/scale.md).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -32,23 +40,26 @@ import numpy as np
 from rag.index.vectors.base import LexicalIndex, normalized
 
 FILE = "vectors.faiss"
-# HNSW links per node, and the candidate list sizes while building and
-# searching: the usual trade-off points (recall ~0.99 at 10^5 rows, measured).
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+# IVF: about sqrt(rows) lists (a power of two), k-means trained on at most
+# IVF_TRAIN_PER_LIST rows per list; a query probes 1/IVF_PROBE_SHARE of the
+# lists (recall@10 0.98 at 10^6 rows, measured; see the docstring).
+IVF_TRAIN_PER_LIST = 64
+IVF_PROBE_SHARE = 4
+IVF_MIN_LISTS = 16
+# HNSW indexes built by earlier versions still search with this candidate list.
 HNSW_EF_SEARCH = 128
-# Rows above which the store builds HNSW instead of the exact flat index
+# Rows above which the store builds IVF-Flat instead of the exact flat index
 # (RAG_FAISS_APPROX_ABOVE). Chosen by measurement (docs/measurements.md,
-# "Growth"): an exact query costs ~1.5 ms per 10^4 rows on one thread, so
-# ~30 ms at 2 x 10^5, about the embedding of the question (~40 ms); below
-# that HNSW saves little and costs build time and exactness.
+# "Growth"): an exact query costs ~0.6 ms per 10^4 rows on one thread, so
+# ~12 ms at 2 x 10^5, less than embedding the question; below that an
+# approximate index saves little and costs training and exactness.
 DEFAULT_APPROX_ABOVE = 200_000
 # OpenMP threads for search. A single query over a flat index split across
 # threads spin-waits whenever another process holds a core: measured on this
 # 2-core machine under load, one query over 10^4 rows took 128 ms p50 with 2
 # threads and 0.38 ms with 1 (docs/measurements.md, "Growth"). The product
-# searches one question at a time, so one thread; an HNSW build, which
-# inserts in parallel, gets every core for its duration (`from_vectors`).
+# searches one question at a time, so one thread; an IVF build (k-means,
+# adding rows) gets every core for its duration (`from_vectors`).
 SEARCH_THREADS = 1
 _threads_set = False
 
@@ -60,6 +71,20 @@ def _search_threads(faiss: Any) -> None:
         _threads_set = True
 
 
+def ivf_lists(rows: int) -> int:
+    """IVF lists for `rows`: the power of two nearest sqrt(rows), at least 16.
+
+    >>> ivf_lists(10**6), ivf_lists(200_001), ivf_lists(10)
+    (1024, 512, 16)
+    """
+    return max(IVF_MIN_LISTS, 2 ** round(math.log2(math.sqrt(max(rows, 1)))))
+
+
+def ivf_probes(nlist: int) -> int:
+    """Lists a query scans: a quarter of them (at least one)."""
+    return max(1, nlist // IVF_PROBE_SHARE)
+
+
 class FaissVectors:
     name = "faiss"
 
@@ -68,18 +93,25 @@ class FaissVectors:
 
     @classmethod
     def from_vectors(cls, matrix: np.ndarray, approx_above: int | None = None) -> FaissVectors:
-        """An exact index, or HNSW when there are more than `approx_above` rows."""
+        """An exact index, or IVF-Flat when there are more than `approx_above` rows."""
         import faiss
 
         m = normalized(matrix)
         index: Any
         if approx_above is not None and m.shape[0] > approx_above:
-            index = faiss.IndexHNSWFlat(m.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            index.hnsw.efSearch = HNSW_EF_SEARCH
+            nlist = ivf_lists(m.shape[0])
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(m.shape[1]), m.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+            index.nprobe = ivf_probes(nlist)  # saved with the index
+            # A fixed sample (and faiss's fixed k-means seed): the same rows
+            # give the same index.
+            rng = np.random.default_rng(0)
+            n_train = min(m.shape[0], IVF_TRAIN_PER_LIST * nlist)
+            sample = m[np.sort(rng.choice(m.shape[0], size=n_train, replace=False))]
             faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
             try:
+                index.train(sample)
                 index.add(m)
+                index.make_direct_map()  # `vectors()` (reused by the next build) reads rows back
             finally:
                 if _threads_set:
                     faiss.omp_set_num_threads(SEARCH_THREADS)
@@ -99,7 +131,7 @@ class FaissVectors:
 
     @property
     def approximate(self) -> bool:
-        return hasattr(self._index, "hnsw")
+        return hasattr(self._index, "hnsw") or hasattr(self._index, "nprobe")
 
     @property
     def dim(self) -> int:
@@ -117,12 +149,19 @@ class FaissVectors:
 
         _search_threads(faiss)
         params = None
-        if self.approximate:
-            # Per call, not on the shared index: concurrent searches with
-            # different k must not race on index.hnsw.efSearch.
-            # (faiss's type stubs lack SearchParametersHNSW; it exists since 1.7.3.)
+        # Per call, not on the shared index: concurrent searches with
+        # different k must not race on the index's own setting.
+        # (faiss's type stubs lack the SearchParameters classes; they exist since 1.7.3.)
+        if hasattr(self._index, "hnsw"):
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))  # type: ignore[attr-defined]
-        scores, ids = self._index.search(normalized(query), k, params=params)
+        elif hasattr(self._index, "nprobe"):
+            params = faiss.SearchParametersIVF(nprobe=int(self._index.nprobe))  # type: ignore[call-arg]
+        q = normalized(query)
+        scores, ids = self._index.search(q, k, params=params)
+        if params is not None and hasattr(self._index, "nprobe") and int((ids[0] >= 0).sum()) < k:
+            # The probed lists held fewer than k rows (a large k): scan them all.
+            params = faiss.SearchParametersIVF(nprobe=int(self._index.nlist))  # type: ignore[call-arg]
+            scores, ids = self._index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def vectors(self) -> np.ndarray:

@@ -29,12 +29,14 @@ dictionary, stop words, search-mode sub-words) are stored as opaque ASCII
 terms (`t` + 16 hex digits of a BLAKE2b hash of the word; the standard
 tokenizer keeps such a run whole) joined by spaces, and queries are
 encoded the same way. Milvus computes the same Okapi formula (k1 1.2,
-b 0.75, Lucene idf); its scores differ from bm25s by its lossy storage of
-document lengths (a few per cent on the scores, rarely the order; see
-docs/measurements.md), which the relative score fusion absorbs.
+b 0.75, Lucene idf): on the seeds its scores equal bm25s's to 2e-7
+(float32) and rank the same (tests/index/test_milvus.py).
+
+Dense index: FLAT (exact) up to `approx_above` rows, IVF_FLAT beyond, with
+the FAISS store's threshold, lists and probes (rag/index/vectors/faiss.py).
 
 Left out: partitions, sharding, replicas and index types other than
-FLAT/AUTOINDEX (a server's concerns; docs/scale.md), updating a
+FLAT/IVF_FLAT (a server's concerns; docs/scale.md), updating a
 collection in place (each build writes a new one).
 """
 
@@ -55,12 +57,17 @@ import numpy as np
 
 from rag.errors import IndexNotReadyError, MissingExtraError, StoreError
 from rag.index.vectors.base import LexicalIndex, Rows, normalized
+from rag.index.vectors.faiss import DEFAULT_APPROX_ABOVE, ivf_lists, ivf_probes
 
 FILE = "milvus.json"
+# BM25's k1 and b: those of rag/index/bm25.py (bm25s), so both stores score alike.
+BM25_K1 = 1.2
+BM25_B = 0.75
 INSTALL = 'pip install -e ".[milvus]"'
-# 3: words field (with a match index) + BM25 function. Recorded in milvus.json; a collection
-# written by another version of this module is rebuilt, not misread.
-SCHEMA_VERSION = 3
+# 3: words field (with a match index) + BM25 function. 4: index parameters sent so that
+# Milvus Lite applies them (BM25 k1/b, IVF lists; see _index_params). Recorded in
+# milvus.json; a collection written by another version of this module is rebuilt, not misread.
+SCHEMA_VERSION = 4
 # Rows per insert: well under the 64 MB gRPC message limit at 1024 dims.
 _BATCH = 2000
 # VARCHAR limits, in bytes: a chunk is at most a few thousand characters;
@@ -137,6 +144,15 @@ def forget_clients() -> None:
         _clients.clear()
 
 
+def _index_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Index build parameters in the form every Milvus reads: the wire's
+    `params` key holding them as JSON. pymilvus 3 otherwise sends each as
+    its own key, which a server reads but Milvus Lite 3.2 ignores (it then
+    built BM25 with k1 1.5 and IVF with 128 lists: found by describing the
+    index, tests/index/test_milvus.py)."""
+    return {"params": params}
+
+
 def _schema(pm: Any, client: Any, dim: int) -> Any:
     dt = pm.DataType
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -168,12 +184,16 @@ class MilvusStore:
     """A Milvus deployment: Lite (uri = an absolute .db path) or a server URL."""
 
     uri: str
+    # Rows above which the dense field gets an IVF_FLAT index instead of FLAT:
+    # the FAISS store's rule and parameters (rag/index/vectors/faiss.py), so
+    # both stores are exact on the seeds and approximate alike at scale.
+    approx_above: int | None = DEFAULT_APPROX_ABOVE
 
     @classmethod
-    def from_spec(cls, spec: str) -> MilvusStore:
+    def from_spec(cls, spec: str, approx_above: int | None = DEFAULT_APPROX_ABOVE) -> MilvusStore:
         if spec.startswith("milvus+"):
-            return cls(spec[len("milvus+"):])
-        return cls(spec[len("milvus:"):])
+            return cls(spec[len("milvus+"):], approx_above)
+        return cls(spec[len("milvus:"):], approx_above)
 
     def create(self, rows: Rows, namespace: str) -> MilvusVectors:
         """Write the rows into a new collection (not yet live)."""
@@ -183,9 +203,13 @@ class MilvusStore:
         name = f"{namespace}_{time.time_ns()}"
         with _calls(self.uri, name):
             ip = client.prepare_index_params()
-            ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+            if self.approx_above is not None and m.shape[0] > self.approx_above:
+                ip.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP",
+                             params=_index_params({"nlist": ivf_lists(m.shape[0])}))
+            else:
+                ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
             ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                         params={"bm25_k1": 1.2, "bm25_b": 0.75})
+                         params=_index_params({"bm25_k1": BM25_K1, "bm25_b": BM25_B}))
             client.create_collection(name, schema=_schema(pm, client, m.shape[1]), index_params=ip)
         store = MilvusVectors(client, self.uri, name, namespace, m.shape[1], m.shape[0])
         try:
@@ -210,6 +234,7 @@ class MilvusStore:
                                      f"{SCHEMA_VERSION}; run: rag index")
         store = MilvusVectors(_client(self.uri), self.uri, name, alias, dim, count)
         store.check()
+        store.load_into_memory()
         return store
 
 
@@ -241,6 +266,13 @@ class MilvusVectors:
 
     def __len__(self) -> int:
         return self._count
+
+    def load_into_memory(self) -> None:
+        """Make the collection searchable. A collection is "released" when the
+        process that made it is gone (Milvus Lite, on opening its file again)
+        or after a server restart; loading an already loaded one is a no-op."""
+        with _calls(self.uri, self.collection):
+            self._client.load_collection(self.collection)
 
     def check(self) -> None:
         """The collection exists with this module's schema and row count, and the alias names it."""
@@ -284,7 +316,9 @@ class MilvusVectors:
         with _calls(self.uri, self.collection):
             res = self._client.search(self.collection, data=[q.tolist()], anns_field="vector",
                                       limit=min(k, self._count), output_fields=["row"],
-                                      search_params={"metric_type": "IP"})
+                                      search_params={"metric_type": "IP",
+                                                     # used by IVF_FLAT, ignored by FLAT
+                                                     "params": {"nprobe": ivf_probes(ivf_lists(self._count))}})
         return _ranked(res, sign=1.0)
 
     def vectors(self) -> np.ndarray:
