@@ -22,7 +22,15 @@ from rag.errors import IndexNotReadyError, StoreError
 from rag.index import build as build_mod
 from rag.models.fake import FakeEmbedder
 from rag.pipeline import Pipeline
-from tests.faults.support import QUESTION, live, make_docs, one_line_error, process_env, rag_run, run_main
+from tests.faults.support import (
+    QUESTION,
+    live,
+    make_docs,
+    one_line_error,
+    process_env,
+    rag_run,
+    run_main,
+)
 
 if not os.environ.get("CI"):
     pytest.importorskip("pymilvus", reason='the milvus extra is not installed (pip install -e ".[milvus]")')
