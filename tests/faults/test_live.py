@@ -30,7 +30,7 @@ NEW_FACT = "2024年平湖新设立了量子计算研究院，首期投资88亿�
 
 def _pipeline(docs: Path, index: Path, **kw: object) -> tuple[Pipeline, FakeEmbedder]:
     emb = FakeEmbedder()
-    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=index, **{"refresh_check_s": 0, **kw}), embedder=emb)
+    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=index, **{"refresh_check_s": 0, "answerer": "extractive", **kw}), embedder=emb)
     p.ensure_index(allow_build=True)
     return p, emb
 

@@ -67,7 +67,7 @@ def test_login_through_the_page_is_rate_limited(tmp_path: Path) -> None:
     from ui.app import serve
 
     docs = make_docs(tmp_path / "docs")
-    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "index"), embedder=FakeEmbedder())
+    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "index", answerer="extractive"), embedder=FakeEmbedder())
     p.ensure_index()
     port = free_port()
     app = serve(p, host="127.0.0.1", port=port, auth=("alice", "s3cret"), block=False, quiet=True)

@@ -89,7 +89,7 @@ def test_json_output_has_a_skipped_list(docs: Path, tmp_path: Path, command: lis
 
 
 def test_the_page_shows_the_skipped_files(docs: Path, tmp_path: Path) -> None:
-    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "i"), embedder=FakeEmbedder())
+    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "i", answerer="extractive"), embedder=FakeEmbedder())
     p.ensure_index()
     html = Handlers(p).status()
     assert "6 file(s) not indexed" in html

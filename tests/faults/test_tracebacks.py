@@ -103,7 +103,7 @@ def test_a_question_without_words_is_refused(base: list[str], tmp_path: Path, qu
 
 
 def test_the_page_says_the_same_line(base: list[str], docs: Path, tmp_path: Path) -> None:
-    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "index"), embedder=FakeEmbedder())
+    p = Pipeline(Settings.load(env={}, docs_dir=docs, index_dir=tmp_path / "index", answerer="extractive"), embedder=FakeEmbedder())
     p.ensure_index()
     for question in ("？？！！。。", "平湖\udcff"):
         cli = run_main([*base, "ask", question]).stderr.strip()
