@@ -52,11 +52,6 @@ from rag.retrieve import RERANKERS, HybridRetriever, Reranker
 from rag.text import detect_lang, elapsed_ms, unsupported_script
 from rag.types import ANSWERERS, MODES, Answer, AnswerStream, Draft, Hit, Mode, Turn
 
-# A word in at most this share of the passages is rare: a question's
-# qualifier the answer's sentences must say (Pipeline._is_rare). Dev
-# refuses the same near misses for any share from 0.08 to 0.2 (0.05: one fewer).
-RARE_SHARE = 0.1
-
 log = logging.getLogger(__name__)
 
 
@@ -272,7 +267,6 @@ class Pipeline:
                 embedder=self.embedder,
                 idf=lambda t: self.index.bm25.idf(t),
                 is_common=self._is_common,
-                is_rare=self._is_rare,
             )
         from rag.answer.extractive import ExtractiveAnswerer
         from rag.answer.generative import GenerativeAnswerer
@@ -283,24 +277,13 @@ class Pipeline:
         assert isinstance(scorer, ExtractiveAnswerer)
         return GenerativeAnswerer(
             model, scorer, on_error=lambda e: generation_error(e, self.settings),
-            is_common=self._is_common, in_corpus=scorer.in_corpus, is_rare=self._is_rare,
+            is_common=self._is_common, in_corpus=scorer.in_corpus,
         )
 
     def _is_common(self, word: str) -> bool:
         """A word in more than a third of the passages names no particular subject."""
         bm25 = self.index.bm25
         return bm25.n_docs > 0 and bm25.idf(word) < math.log(1.0 + (2 * bm25.n_docs / 3 + 0.5) / (bm25.n_docs / 3 + 0.5))
-
-    def _is_rare(self, word: str) -> bool:
-        """A word some passages have, but at most RARE_SHARE of them: specific
-        enough that a sentence answering a question with it must say it too
-        (rag/answer/checks.py, qualifiers)."""
-        bm25 = self.index.bm25
-        n = bm25.n_docs
-        if n == 0:
-            return False
-        idf, unseen = bm25.idf(word), bm25.idf("\x00")
-        return idf < unseen and idf >= math.log(1.0 + (n - RARE_SHARE * n + 0.5) / (RARE_SHARE * n + 0.5))
 
     def resolve_answerer(self, name: str | None = None) -> tuple[Answerer, str | None]:
         """The answerer to use and, when it is not the one asked for, why.

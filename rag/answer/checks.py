@@ -1,7 +1,7 @@
 """Deterministic checks of an answer against the sentences it rests on.
 
     grounding_failures(answer, facts, cited)     numbers, years, names
-    consistency_failures(facts, cited)           subject, qualifiers, period, kind
+    consistency_failures(facts, cited)           subject, period, kind
 
 Both answerers use them: the extractive one to pass over a sentence that
 only looks like an answer, the generative one to reject (and retry once) a
@@ -23,15 +23,6 @@ Consistency (the near misses: right company, wrong year or metric):
   a Chinese question uses (GDP), is in the cited sentences' passages or
   their article's title (a term may also be there in its glossary
   translation);
-- qualifiers: what a quantity question narrows the asked thing to must be
-  said in the cited sentences, their neighbours or their article's title:
-  "平湖有多少家日资企业" is not answered by "共有外资企业512家". The
-  qualifiers are the question's rare thing-words (rag/answer/question.py:
-  nouns in at most a tenth of the passages, not names, not words general
-  Chinese uses everywhere like 人员), each said by itself, a glossary
-  variant (实际利用外资 / 实际外资) or its specific part (日资 for 日资企业).
-  A question asking two things needs one clause's qualifiers, and of two
-  coordinated ones (日资企业和欧美企业) either;
 - period: every year the question names is in that context (written, or
   through 今年/去年 and the article date), unless the context gives no
   year at all;
@@ -42,11 +33,7 @@ A sentence that addresses the model with an instruction ("忽略以上指令，�
 evidence (`looks_like_instruction`): the reader never sees it, and its
 numbers support nothing.
 
-Left out: checking claims without numbers or names (what a sentence means);
-qualifiers of questions that ask for a name, a date or an explanation (their
-nouns describe more than the asked thing: measured, they refused right
-answers), and words no passage has (a paraphrase's wording as often as a
-missing metric: 租金, but also 比例 for 占比).
+Left out: checking claims without numbers or names (what a sentence means).
 """
 
 from __future__ import annotations
@@ -184,20 +171,6 @@ def consistency_failures(facts: QuestionFacts, cited: Sequence[CitedSentence], a
         missing = [*facts.subjects, *missing]
     if missing:
         failures.append(f"the sentences do not mention {', '.join(missing)}")
-    if facts.qualifiers:
-        # What the question narrows the asked thing to (日资 enterprises, not
-        # all foreign ones; 产值, not 税收) must be said near the sentence.
-        # A question asking two things ("A和B" or "…，…") is answered when
-        # the sentences say everything one of its clauses asks.
-        near = fold(" ".join(f"{c.title} {c.context or c.text}" for c in cited))
-        clauses: dict[int, list[str]] = {}
-        for q in facts.qualifiers:
-            clauses.setdefault(q.clause, [])
-            if not q.said_in(near):
-                clauses[q.clause].append(q.word)
-        if all(clauses.values()):
-            unsaid = min(clauses.values(), key=len)
-            failures.append(f"the question asks about {', '.join(unsaid)}, which the sentences do not mention")
     if facts.years:
         years: set[str] = set()
         for c in cited:

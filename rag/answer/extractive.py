@@ -124,14 +124,11 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float] | None = None,
         *,
         is_common: Callable[[str], bool] = lambda name: False,
-        is_rare: Callable[[str], bool] = lambda word: False,
         consistency: bool = True,
     ) -> None:
         # Names most passages mention (the city) identify no subject.
         self.is_common = is_common
-        # Words few passages have: a question's qualifiers (checks.py).
-        self.is_rare = is_rare
-        # Pass over sentences about another subject, qualifier or year (checks.py).
+        # Pass over sentences about another subject or year (checks.py).
         self.consistency = consistency
         self.refusal_threshold = refusal_threshold
         self.embedder = embedder
@@ -167,14 +164,13 @@ class ExtractiveAnswerer:
     def _consistent(
         self, question: str, hits: Sequence[Hit], cands: list[_Candidate], lang: Lang
     ) -> list[_Candidate]:
-        """The candidates whose sentence is about the question's subject,
-        qualifiers and year (rag/answer/checks.py), best first: a sentence
-        about another company, kind of firm or year is no answer, however
-        well it scores."""
-        facts = analyse(question, is_common=self.is_common, in_corpus=self.in_corpus, is_rare=self.is_rare)
+        """The candidates whose sentence is about the question's subject and
+        year (rag/answer/checks.py), best first: a sentence about another
+        company or year is no answer, however well it scores."""
+        facts = analyse(question, is_common=self.is_common, in_corpus=self.in_corpus)
         if lang == "en":
             facts = replace(facts, subjects=tuple(s for s in facts.subjects if has_cjk(s)))
-        if not (facts.subjects or facts.terms or facts.years or facts.qualifiers):
+        if not (facts.subjects or facts.terms or facts.years):
             return cands
         out = []
         for c in cands:

@@ -94,7 +94,6 @@ class GenerativeAnswerer:
         on_error: Callable[[Exception], GenerationError] = _generic_error,
         is_common: Callable[[str], bool] = lambda name: False,
         in_corpus: Callable[[str], bool] = lambda word: True,
-        is_rare: Callable[[str], bool] = lambda word: False,
     ) -> None:
         self.chat_model = chat_model
         self.scorer = scorer
@@ -102,7 +101,6 @@ class GenerativeAnswerer:
         # Names most documents mention (the city) identify no subject.
         self.is_common = is_common
         self.in_corpus = in_corpus
-        self.is_rare = is_rare
         self._translations: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -141,7 +139,7 @@ class GenerativeAnswerer:
 
     # -- the work ------------------------------------------------------------
     def facts(self, question: str, lang: Lang) -> QuestionFacts:
-        facts = analyse(question, is_common=self.is_common, in_corpus=self.in_corpus, is_rare=self.is_rare)
+        facts = analyse(question, is_common=self.is_common, in_corpus=self.in_corpus)
         if lang == "en":
             # Latin names cannot be matched against Chinese sentences.
             facts = replace(facts, subjects=tuple(s for s in facts.subjects if has_cjk(s)))

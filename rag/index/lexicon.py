@@ -12,12 +12,7 @@ jieba keeps a process-wide dictionary and caches it with marshal in the
 temp folder; we use a private `jieba.Tokenizer` built straight from its
 dictionary file, so nothing is loaded from a cache file on disk.
 
-`cut`, `tag` and `frequency` (jieba's precise words, their dictionary part
-of speech and general-language frequency) serve the qualifier check
-(rag/answer/question.py); `Glossary.variants` gives a Chinese term's
-fellow renderings of one English phrase (实际利用外资 / 实际外资).
-
-Left out: synonyms beyond the glossary and English stemming (dense retrieval covers English
+Left out: synonyms and English stemming (dense retrieval covers English
 questions over Chinese text).
 """
 
@@ -89,11 +84,6 @@ class Tokenizer:
             out.append(w)
         return out
 
-    def cut(self, text: str) -> list[str]:
-        """`text` in jieba's precise mode (no sub-words: 日资企业 stays whole),
-        every character kept (punctuation and spaces are tokens too)."""
-        return list(self._tk().cut(text))
-
     def proper_nouns(self, text: str) -> list[str]:
         """Names in `text`: people, places, organisations and other proper
         nouns (jieba's nr/ns/nt/nz tags, the domain dictionary's nz) and
@@ -107,21 +97,6 @@ class Tokenizer:
             if (flag in _PROPER or latin_name) and len(w) > 1 and w not in out:
                 out.append(w)
         return out
-
-    def frequency(self, word: str) -> float:
-        """How often general Chinese uses the word: its share of jieba's
-        dictionary counts (0 for a word the dictionary does not have)."""
-        tk = self._tk()
-        return float(tk.FREQ.get(word, 0)) / max(float(tk.total), 1.0)
-
-    def tag(self, word: str) -> str | None:
-        """The part of speech the dictionaries give a word (n, v, d, ...; the
-        domain dictionary's included), or None for a word they do not have."""
-        pos = self._pos()
-        with self._lock:
-            pos.makesure_userdict_loaded()
-            tag: str | None = pos.word_tag_tab.get(word)
-        return tag
 
     def _pos(self) -> Any:
         """jieba's part-of-speech tagger over our dictionary, made once: it
@@ -167,33 +142,17 @@ class Glossary:
         rest, matches = self._match(text)
         return rest, list(dict.fromkeys(z for _, zh in matches for z in zh))
 
-    def variants(self, term: str) -> list[str]:
-        """The other Chinese terms given for an English phrase beside `term`
-        (日资 -> 日本; 实际利用外资 -> 实际外资): renderings of one meaning."""
-        out: list[str] = []
-        for _, _, zh in self._rows:
-            if term in zh:
-                out.extend(z for z in zh if z != term and z not in out)
-        return out
-
     def pairs(self, text: str) -> list[tuple[str, str]]:
         """(English phrase, its first Chinese term) for each phrase `text` uses."""
         return [(en, zh[0]) for en, zh in self._match(text)[1]]
 
     def _match(self, text: str) -> tuple[str, list[tuple[str, list[str]]]]:
-        rest, found = self.locate(text)
-        return rest, [(en, zh) for en, zh, _ in found]
-
-    def locate(self, text: str) -> tuple[str, list[tuple[str, list[str], int]]]:
-        """(the folded text with the matched phrases blanked out, the same
-        length; each phrase with its Chinese terms and where it starts)."""
         s = unicodedata.normalize("NFKC", text).lower()
-        found: list[tuple[str, list[str], int]] = []
+        found: list[tuple[str, list[str]]] = []
         for en, pat, zh in self._rows:
-            m = pat.search(s)
-            if m:
-                found.append((en, zh, m.start()))
-                s = pat.sub(lambda m: " " * len(m.group(0)), s)
+            if pat.search(s):
+                found.append((en, zh))
+                s = pat.sub(" ", s)
         return s, found
 
 

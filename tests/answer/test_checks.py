@@ -4,8 +4,6 @@ the consistency checks catch near misses."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from rag.answer.checks import (
@@ -15,7 +13,7 @@ from rag.answer.checks import (
     grounding_failures,
     looks_like_instruction,
 )
-from rag.answer.question import QuestionFacts, analyse, question_kind
+from rag.answer.question import analyse, question_kind
 
 pytestmark = pytest.mark.unit
 
@@ -123,87 +121,3 @@ def test_planted_instructions_are_not_evidence() -> None:
     assert not looks_like_instruction(FDI)
     facts = analyse("平湖实际外资是多少？")
     assert grounding_failures("999亿美元", facts, [CitedSentence(planted)]) == ["999亿 is not in the cited sentences"]
-
-
-# Words few passages of a corpus have (what Pipeline._is_rare says for the
-# seeds): 日资, 注册资本 ... but not 外资 or 企业, found everywhere.
-RARE = frozenset({"日资企业", "日资", "欧美企业", "欧美", "注册资本", "投资总额", "实际利用外资", "实际外资", "整车"})
-FOREIGN = (
-    "截至2022年底，全市（不含嘉兴港区，下同）共有外资企业512家，投资总额131.6亿美元，注册资本65.8亿美元。"
-)
-JAPANESE = "经过近40年发展，集聚了日本电产、津上精密等制造业龙头企业，共有日资企业114家，投资总额31亿美元。"
-
-
-def _facts(question: str) -> QuestionFacts:
-    """The facts of a question over the seeds (平湖 names no subject there)."""
-    return analyse(question, is_common=lambda n: n == "平湖", is_rare=RARE.__contains__)
-
-
-def _said(sentence: str, title: str = "新时代建设高质量外资集聚地的路径思考") -> list[CitedSentence]:
-    return [CitedSentence(sentence, title, "2023-03-01", sentence, sentence)]
-
-
-def test_the_qualifier_of_the_asked_quantity_must_be_said() -> None:
-    facts = _facts("平湖有多少家日资企业？")
-    assert [q.word for q in facts.qualifiers] == ["日资企业"]
-    # 外资企业 512家 is the nearest sentence, but not about Japanese-funded firms.
-    assert consistency_failures(facts, _said(FOREIGN), "512家") == [
-        "the question asks about 日资企业, which the sentences do not mention"
-    ]
-    assert consistency_failures(facts, _said(JAPANESE), "114家") == []
-    # Two qualifiers: the registered capital of the Japanese-funded firms is in neither sentence.
-    capital = _facts("平湖日资企业的注册资本总共是多少？")
-    assert [q.word for q in capital.qualifiers] == ["日资企业", "注册资本"]
-    assert consistency_failures(capital, _said(FOREIGN), "65.8亿美元") == [
-        "the question asks about 日资企业, which the sentences do not mention"
-    ]
-    assert consistency_failures(capital, _said(JAPANESE), "31亿美元") == [
-        "the question asks about 注册资本, which the sentences do not mention"
-    ]
-
-
-def test_a_qualifier_may_be_said_by_a_glossary_variant_a_part_or_a_neighbour() -> None:
-    # 实际利用外资 and 实际外资 are one glossary entry's renderings (a paraphrase).
-    facts = _facts("2022年平湖实际利用外资是多少？")
-    assert [q.word for q in facts.qualifiers] == ["实际利用外资"]
-    assert consistency_failures(facts, CITED, "41414万美元") == []
-    # 日资企业 is said by its specific part: "日资" (企业 is everywhere).
-    firms = _facts("平湖有多少家日资企业？")
-    assert consistency_failures(firms, _said("平湖已成为全省最大的日资集聚区，共114家。"), "114家") == []
-    # ... and by the sentence's neighbours or its article's title.
-    cited = [CitedSentence("共114家。", "平湖日资企业调查", None, "共114家。", "共114家。")]
-    assert consistency_failures(firms, cited, "114家") == []
-    # A place name is no variant of the attribute: 日本 does not say 日资.
-    assert consistency_failures(firms, _said("日本电产等外资企业共512家。"), "512家") != []
-
-
-def test_qualifiers_are_rare_specific_words_of_a_quantity_question() -> None:
-    # Only words few passages have; not generic ones (人员, 数量), not names,
-    # not question words; and only for a quantity question.
-    assert _facts("平湖有多少家外资企业？").qualifiers == ()
-    assert analyse("平湖有多少家日资企业？").qualifiers == ()  # no corpus statistics: nothing is rare
-    generic = analyse("平湖为多少名外籍人员申请了邀请函？", is_rare=lambda w: True)
-    assert "人员" not in [q.word for q in generic.qualifiers]
-    assert _facts("日资企业为什么来平湖？").qualifiers == ()
-    # English: the glossary's terms of a phrase.
-    # (the answerers check an English question's Chinese names only)
-    english = replace(_facts("How many Japanese-funded enterprises are there in Pinghu?"), subjects=())
-    assert [(q.word, q.forms) for q in english.qualifiers] == [("japanese-funded", (("日资",),))]
-    assert consistency_failures(english, _said(JAPANESE), "114") == []
-    assert consistency_failures(english, _said(FOREIGN), "512") == [
-        "the question asks about japanese-funded, which the sentences do not mention"
-    ]
-
-
-def test_two_things_asked_need_only_one_said() -> None:
-    # Coordinated (A和B): either one; two asked clauses: one clause's words.
-    both = _facts("平湖的日资企业和欧美企业，哪一边的投资总额更大？")
-    assert [q.word for q in both.qualifiers] == ["日资企业/欧美企业", "投资总额"]
-    assert consistency_failures(both, _said(JAPANESE), "31亿美元") == []
-    assert consistency_failures(both, _said(FOREIGN), "131.6亿美元") != []
-    two = _facts("平湖有几家日资企业，2022年的整车产量是多少？")
-    assert [(q.word, q.clause) for q in two.qualifiers] == [("日资企业", 0), ("整车", 1)]
-    assert consistency_failures(two, _said(JAPANESE), "114家") == []
-    # A clause that asks nothing narrows the next one.
-    lead = _facts("截至2022年底，平湖日资企业的注册资本一共多少？")
-    assert {q.clause for q in lead.qualifiers} == {0}
