@@ -40,6 +40,9 @@ from typing import Any
 import numpy as np
 
 FOLDER = "bm25"
+# Okapi's parameters, shared with Milvus's BM25 (rag/index/vectors/milvus.py).
+K1 = 1.2
+B = 0.75
 # bm25s's name for the empty token it adds to the vocabulary.
 _EMPTY = ""
 
@@ -56,7 +59,7 @@ class BM25:
         self._model = model
 
     @classmethod
-    def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
+    def build(cls, docs: Sequence[Sequence[str]], k1: float = K1, b: float = B) -> BM25:
         import bm25s
 
         model = bm25s.BM25(k1=k1, b=b, method="atire", idf_method="lucene", dtype="float64", int_dtype="int64")

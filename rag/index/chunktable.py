@@ -26,9 +26,9 @@ Left out: writing (build.py writes the lines), random access by chunk id.
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -49,7 +49,8 @@ class ChunkTable(Sequence[Chunk]):
         self._data = data
         self._starts = starts
         self._ends = ends
-        self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        # Per table, and thread-safe: `rag serve` answers questions concurrently.
+        self._row = functools.lru_cache(maxsize=_CACHE_ROWS)(self._parse)
 
     @classmethod
     def open(cls, path: Path) -> ChunkTable:
@@ -100,21 +101,15 @@ class ChunkTable(Sequence[Chunk]):
             i += n
         if not 0 <= i < n:
             raise IndexError(f"chunk row {i} out of range ({n} rows)")
-        hit = self._cache.get(i)
-        if hit is not None:
-            self._cache.move_to_end(i)
-            return hit
+        return self._row(i)
+
+    def _parse(self, i: int) -> Chunk:
         line = self._data[int(self._starts[i]):int(self._ends[i])]
         try:
-            chunk = Chunk.from_dict(json.loads(line))
+            return Chunk.from_dict(json.loads(line))
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"chunk row {i} is malformed ({str(e)[:120]})") from e
-        self._cache[i] = chunk
-        if len(self._cache) > _CACHE_ROWS:
-            self._cache.popitem(last=False)
-        return chunk
 
     def __iter__(self) -> Iterator[Chunk]:
         # Straight through, without filling the cache with every row.
-        for a, b in zip(self._starts.tolist(), self._ends.tolist(), strict=True):
-            yield Chunk.from_dict(json.loads(self._data[a:b]))
+        return (self._parse(i) for i in range(len(self)))

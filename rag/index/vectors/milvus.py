@@ -56,13 +56,11 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexNotReadyError, MissingExtraError, StoreError
+from rag.index import bm25
 from rag.index.vectors.base import LexicalIndex, Rows, normalized
 from rag.index.vectors.faiss import DEFAULT_APPROX_ABOVE, ivf_lists, ivf_probes
 
 FILE = "milvus.json"
-# BM25's k1 and b: those of rag/index/bm25.py (bm25s), so both stores score alike.
-BM25_K1 = 1.2
-BM25_B = 0.75
 INSTALL = 'pip install -e ".[milvus]"'
 # 3: words field (with a match index) + BM25 function. 4: index parameters sent so that
 # Milvus Lite applies them (BM25 k1/b, IVF lists; see _index_params). Recorded in
@@ -209,7 +207,7 @@ class MilvusStore:
             else:
                 ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
             ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                         params=_index_params({"bm25_k1": BM25_K1, "bm25_b": BM25_B}))
+                         params=_index_params({"bm25_k1": bm25.K1, "bm25_b": bm25.B}))
             client.create_collection(name, schema=_schema(pm, client, m.shape[1]), index_params=ip)
         store = MilvusVectors(client, self.uri, name, namespace, m.shape[1], m.shape[0])
         try:
