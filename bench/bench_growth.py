@@ -72,24 +72,6 @@ def rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def children_hwm_mb() -> float:
-    """Peak RSS (VmHWM) of this process's live children, from /proc: Milvus
-    Lite serves from a child process, which ru_maxrss of this one misses."""
-    total = 0
-    me = str(os.getpid())
-    for st in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = st.read_text().rsplit(")", 1)[1].split()
-            if fields[1] != me:
-                continue
-            for line in (st.parent / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return round(total / 1024, 1)
-
-
 def disk_mb(path: Path) -> float:
     if path.is_file():
         return round(path.stat().st_size / 2**20, 2)
