@@ -5,8 +5,9 @@ and English): the whole `Pipeline.stream` with the llm answerer and the
 local GGUF model via llama.cpp. Measured per question: time to the first
 answer text the user sees (the first delta of the stream), time to the
 model's first token, the whole answer (retrieval, translation for English,
-generation, checks, a retry when one is needed), evidence size in the
-model's tokens, and the load average. Writes bench/results/llm.json.
+generation, checks, a retry when one is needed), the user message's size
+in the model's tokens (what is evaluated after the cached system prompt),
+and the load average. Writes bench/results/llm.json.
 
     python bench/bench_llm.py [--every 8] [--out bench/results/llm.json]
 
@@ -31,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.answer.generative import EVIDENCE_CHARS  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.eval.qaset import load_qa  # noqa: E402
 from rag.models.chat import llm_status  # noqa: E402
@@ -61,6 +63,17 @@ def main() -> int:
     pipeline.ask("平湖有多少家日资企业？")  # loads the model and evaluates the system prompt once
     warm_up_s = time.perf_counter() - t
 
+    from rag.answer.generative import GenerativeAnswerer, build_messages
+
+    reader = pipeline.answerer("llm")
+    assert isinstance(reader, GenerativeAnswerer)
+
+    def new_prompt_tokens(question: str, lang: str, hits: Any) -> int:
+        """Tokens of the user message: what llama.cpp evaluates after the cached system prompt."""
+        translation = reader.translate(question) if lang == "en" else None  # cached: no model call
+        evidence = reader.evidence(question, hits, lang, translation)  # type: ignore[arg-type]
+        return int(reader.chat_model.get_num_tokens(build_messages(evidence, question, lang)[1].text))  # type: ignore[arg-type]
+
     rows: list[dict[str, Any]] = []
     for it in items:
         load = os.getloadavg()[0]
@@ -78,6 +91,7 @@ def main() -> int:
             "first_token_s": round(ans.timings_ms.get("first_token", 0.0) / 1000, 2),
             "total_s": round(total, 2),
             "translate_s": round(ans.timings_ms.get("translate", 0.0) / 1000, 2),
+            "prompt_tokens_new": new_prompt_tokens(it.question, ans.lang, ans.hits),
             "retried": any(f.startswith("attempt 2") or "attempt 1" in f for f in ans.verification.failures)
             if ans.verification else False,
             "load_1min": round(load, 2),
@@ -93,10 +107,14 @@ def main() -> int:
         "warm_up_s": round(warm_up_s, 2),
         "first_answer_text": stats("first_text_s", rows),
         "first_model_token": stats("first_token_s", rows),
+        "first_model_token_zh": stats("first_token_s", [r for r in rows if r["lang"] == "zh"]),
+        "first_model_token_en": stats("first_token_s", [r for r in rows if r["lang"] == "en"]),
+        "prompt_tokens_new": stats("prompt_tokens_new", rows),
         "total": stats("total_s", rows),
         "total_zh": stats("total_s", [r for r in rows if r["lang"] == "zh"]),
         "total_en": stats("total_s", [r for r in rows if r["lang"] == "en"]),
         "threads": settings.llm_threads,
+        "evidence_chars": dict(EVIDENCE_CHARS),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_avg_end": [round(x, 2) for x in os.getloadavg()]},
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),

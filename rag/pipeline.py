@@ -272,11 +272,14 @@ class Pipeline:
         from rag.answer.generative import GenerativeAnswerer
         from rag.models.chat import generation_error, make_chat_model
 
-        model = self._chat_model if self._chat_model is not None else make_chat_model(self.settings)
+        if self._chat_model is not None:
+            model = side = self._chat_model
+        else:
+            model, side = make_chat_model(self.settings), make_chat_model(self.settings, side=True)
         scorer = self.answerer("extractive")
         assert isinstance(scorer, ExtractiveAnswerer)
         return GenerativeAnswerer(
-            model, scorer, on_error=lambda e: generation_error(e, self.settings),
+            model, scorer, side_model=side, on_error=lambda e: generation_error(e, self.settings),
             is_common=self._is_common, in_corpus=scorer.in_corpus,
         )
 

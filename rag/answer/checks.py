@@ -16,7 +16,10 @@ Grounding:
   year, the nearest year written before the figure in its sentence must be
   that year, so "63232万美元" (the 2020 figure, in the sentence that also
   holds the 2022 one) is no answer to a 2022 question;
-- an answer to "who / which company" must copy a name from the sentences.
+- an answer to "who / which company" must copy a name from the sentences;
+- a count counts what was asked: "多少家企业" is not answered by the
+  "3860件" of a sentence (the figure's measure word must agree with the
+  question's, 名/位 being 人).
 
 Consistency (the near misses: right company, wrong year or metric):
 - subject: one of the names the question asks about, and every Latin term
@@ -43,16 +46,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer.question import QuestionFacts
-from rag.text import CJK, extract_numbers, find_numbers, fold, normalise_digits, relative_years
+from rag.text import (
+    CJK,
+    extract_numbers,
+    find_numbers,
+    fold,
+    has_cjk,
+    normalise_digits,
+    relative_years,
+)
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年)?(?!\d)")
 _RELATIVE = re.compile(r"前年|去年|上年|今年|当年|本年|明年")
 _DATE_IN_ANSWER = re.compile(
     r"(?:19|20)\d{2}|\d{1,2}\s*月|\d{1,2}\s*日|季度|上半年|下半年|年底|年初|今年|去年|明年|前年|"
-    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
+    r"周[一二三四五六日天末]|星期[一二三四五六日天]|礼拜[一二三四五六日天]|"
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|"
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekends?)s?\b",
     re.I,
 )
 NAME_RUN = re.compile(rf"[{CJK}]{{2,}}|[A-Za-z][A-Za-z\-]{{2,}}")
+# The measure word after a figure: "512家", "1900余名", "3.5万吨".
+_MEASURE = re.compile(r"\d+(?:\.\d+)?\s*(?:[十百千万亿]\s*)*(?:余|多)?\s*([家件台人名位亩天日吨户辆套座所条批个项])")
+# Measure words that count the same things.
+_SAME_COUNT = {"人": "人名位", "天": "天日", "台": "台套", "家": "家户个", "件": "件项个"}
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,12 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
         if not holders:
             failures.append(f"{num.text} is not in the cited sentences")
             continue
+        if facts.counted and not is_year and not num.percent:
+            words = {w for c, pos, text in holders if (w := _measure_word(text, pos))}
+            same = _SAME_COUNT.get(facts.counted, facts.counted)
+            if words and not words & set(same):
+                failures.append(f"{num.text} counts {'/'.join(sorted(words))}, not {facts.counted}")
+                continue
         if is_year or not facts.years:
             continue
         years = {figure_year(text, pos, c.date) for c, pos, text in holders}
@@ -138,6 +161,12 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
     return failures
 
 
+def _measure_word(text: str, pos: int) -> str | None:
+    """The measure word written right after the figure at `pos`, if any."""
+    m = _MEASURE.match(text, pos)
+    return m.group(1) if m else None
+
+
 def states_a_fact(answer: str, cited: Sequence[CitedSentence]) -> bool:
     """Does the answer carry a number or a phrase of the cited sentences
     (not just 是, 高, "No")?"""
@@ -146,10 +175,24 @@ def states_a_fact(answer: str, cited: Sequence[CitedSentence]) -> bool:
 
 
 def _copies_a_name(answer: str, facts: QuestionFacts, cited: Sequence[CitedSentence]) -> bool:
-    """Does the answer contain a run of 2+ CJK characters or a Latin word
-    that is in a cited sentence but not in the question?"""
+    """Does the answer copy from a cited sentence something the question does
+    not say: a whole run of 2+ CJK characters or a Latin word, or, inside a
+    longer CJK run (a sentence around the name), three characters in a row?
+
+    >>> f = QuestionFacts(text="谁负责?", years=frozenset(), kind="name", subjects=())
+    >>> _copies_a_name("项目由尹海涛负责", f, [CitedSentence("尹海涛说，项目明年投产。")])
+    True
+    >>> _copies_a_name("项目由张三负责", f, [CitedSentence("尹海涛说，项目明年投产。")])
+    False
+    """
     body = fold(" ".join(c.text for c in cited))
-    return any(run in body and run not in facts.text for run in (fold(r) for r in NAME_RUN.findall(answer)))
+    for run in (fold(r) for r in NAME_RUN.findall(answer)):
+        if run in body and run not in facts.text:
+            return True
+        grams = (run[i : i + 3] for i in range(len(run) - 2)) if has_cjk(run) else iter(())
+        if any(g in body and g not in facts.text for g in grams):
+            return True
+    return False
 
 
 def _translated_in(term: str, context: str) -> bool:

@@ -6,8 +6,9 @@ passages, with their neighbours, numbered and tagged with their article.
     ev.sentences[0]      # EvidenceSentence: id, hit index, span in the chunk, text
 
 Why sentences and not whole chunks: a 1.5B model on two cores reads about
-150 prompt tokens a second, so the evidence must stay near 300 tokens; and
-a sentence is what a citation quotes. The sentences are chosen by the
+70 prompt tokens a second (measured, bench/bench_llm.py), so the evidence
+must stay near 300 tokens for the first token to come within a few
+seconds; and a sentence is what a citation quotes. The sentences are chosen by the
 extractive answerer's sentence scores (words, numbers, the asked kind,
 meaning), each with the sentence before and after it, so that a year or a
 subject stated in the previous sentence comes along. Each article is shown

@@ -69,7 +69,13 @@ from rag.text import elapsed_ms, extract_numbers, fold, has_cjk
 from rag.types import Draft, DraftStream, Hit, Lang, Turn, Verification
 
 MAX_HITS = 4  # passages whose sentences are candidates
-EVIDENCE_CHARS = 420  # ~300 prompt tokens for a 1.5B model: about 2 s on two cores
+# Characters of evidence sentences. The model reads ~70 prompt tokens a
+# second on two cores, so this decides the wait for the first token.
+# Measured on every 3rd dev question (docs/measurements.md): 300 against 420
+# made Chinese answers better (0.69 -> 0.75: less to confuse) and English
+# ones worse (0.69 -> 0.59): an English question's sentences are ranked
+# through its translation, which puts the right one lower.
+EVIDENCE_CHARS: dict[Lang, int] = {"zh": 300, "en": 420}
 _TRANSLATIONS = 512  # cached English -> Chinese question translations
 
 
@@ -91,11 +97,15 @@ class GenerativeAnswerer:
         chat_model: BaseChatModel,
         scorer: SentenceScorer,
         *,
+        side_model: BaseChatModel | None = None,
         on_error: Callable[[Exception], GenerationError] = _generic_error,
         is_common: Callable[[str], bool] = lambda name: False,
         in_corpus: Callable[[str], bool] = lambda word: True,
     ) -> None:
         self.chat_model = chat_model
+        # Translation and condensing go to the side model: the same model, but
+        # its calls leave the reader's cached prompt prefix in place.
+        self.side_model = side_model if side_model is not None else chat_model
         self.scorer = scorer
         self.on_error = on_error
         # Names most documents mention (the city) identify no subject.
@@ -111,7 +121,7 @@ class GenerativeAnswerer:
         return DraftStream(self._answer(question, hits, lang, translation))
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
-        return condense_with_llm(self.chat_model, question, history)
+        return condense_with_llm(self.side_model, question, history)
 
     def translate(self, question: str) -> str:
         """The question in Chinese (cached; the question itself on any failure)."""
@@ -122,7 +132,7 @@ class GenerativeAnswerer:
             from rag.index.lexicon import default_glossary
 
             message = translate_message(question, default_glossary().pairs(question))
-            out = self.chat_model.invoke(
+            out = self.side_model.invoke(
                 [SystemMessage(TRANSLATE_SYSTEM), HumanMessage(message)], max_tokens=80
             ).text.strip()
         except Exception:  # noqa: BLE001 - translation only helps retrieval; never fail on it
@@ -152,7 +162,7 @@ class GenerativeAnswerer:
         else:
             ranked = self.scorer.ranked_spans(question, top, lang)
         ranked = [r for r in ranked if not looks_like_instruction(top[r[0]].chunk.text[r[1] : r[2]])]
-        return select_evidence(top, ranked, budget=EVIDENCE_CHARS)
+        return select_evidence(top, ranked, budget=EVIDENCE_CHARS[lang])
 
     def _answer(
         self, question: str, hits: Sequence[Hit], lang: Lang, translation: str | None

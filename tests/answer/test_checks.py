@@ -121,3 +121,51 @@ def test_planted_instructions_are_not_evidence() -> None:
     assert not looks_like_instruction(FDI)
     facts = analyse("平湖实际外资是多少？")
     assert grounding_failures("999亿美元", facts, [CitedSentence(planted)]) == ["999亿 is not in the cited sentences"]
+
+
+def test_a_name_said_inside_a_sentence_counts_as_copied() -> None:
+    facts = analyse("独山能源三期项目建在哪家公司原来的地块上？")
+    cited = [CitedSentence("独山能源三期项目选址于原中嘉华宸地块。", "t")]
+    # the model wrote a sentence around the name: 中嘉华宸 is copied, the rest is the question's
+    assert grounding_failures("独山能源三期项目建在中嘉华宸能源公司原来的地块上。", facts, cited) == []
+    assert grounding_failures("独山能源三期项目建在原来的地块上。", facts, cited) == [
+        "the answer names nothing the cited sentences name"
+    ]
+
+
+def test_a_weekday_answers_a_which_day_question() -> None:
+    facts = analyse("“一把手”招商日固定在每周哪一天？")
+    assert facts.kind == "date"
+    cited = [CitedSentence("平湖把每周六定为“一把手”招商日。", "t")]
+    assert consistency_failures(facts, cited, "每周六") == []
+    assert consistency_failures(analyse("Which day of the week is the investment day?"), cited, "Saturday") == []
+    assert consistency_failures(facts, cited, "招商日") == ["a date was asked but the answer has none"]
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("平湖有多少家日资企业？", "家"),
+        ("公司有几名员工？", "人"),
+        ("首个招商团队出访了多少天？", "天"),
+        ("引进了多少个项目？", None),  # 个 counts anything
+        ("2022年平湖实际外资是多少？", None),
+        ("How many companies are housed in the building?", "家"),
+        ("How many employees does Tsugami have?", "人"),
+        ("How many projects were signed?", None),
+    ],
+)
+def test_the_measure_word_a_count_asks_for(question: str, counted: str | None) -> None:
+    assert analyse(question).counted == counted
+
+
+def test_a_count_of_other_things_is_no_answer() -> None:
+    cited = [CitedSentence("总商会大厦入驻企业52家，红色物业一年收集问题3860件，员工1900余名。", "t")]
+    firms = analyse("总商会大厦有多少家企业？")
+    assert grounding_failures("3860件", firms, cited) == ["3860 counts 件, not 家"]
+    assert grounding_failures("3860", firms, cited) == ["3860 counts 件, not 家"]
+    assert grounding_failures("52家", firms, cited) == []
+    assert grounding_failures("1900余名", analyse("有多少名员工？"), cited) == []
+    assert grounding_failures("1900", analyse("How many employees are there?"), cited) == []
+    # a figure with no measure word after it, and counts the question does not name, pass
+    assert grounding_failures("52", analyse("入驻企业有多少？"), cited) == []

@@ -97,3 +97,28 @@ def test_local_model_streams_the_answer_field(pipeline) -> None:  # type: ignore
     assert deltas and "114" in "".join(deltas)
     assert "{" not in "".join(deltas)  # the JSON around the answer is not shown
     assert "first_token" in ans.timings_ms
+
+
+def test_a_side_call_keeps_the_readers_evaluated_prompt() -> None:
+    """Translating a question between two answers must not evict the reader's
+    evaluated prompt (several seconds to evaluate again), and what is put
+    back must be the real state: the same prompt then gives the same answer.
+    The side calls keep their own prefix the same way."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from rag.answer.reader_prompt import SYSTEM, TRANSLATE_SYSTEM
+
+    reader = _model()
+    side = make_chat_model(Settings.load(llm_backend="local"), side=True)
+    llama = reader.llama
+    assert side.llama is llama  # one model in memory
+    prompt = [SystemMessage(SYSTEM), HumanMessage("句子：\n[1] 平湖有日资企业114家。\n\n问题：平湖有多少家日资企业？")]
+    first = reader.invoke(prompt, max_tokens=40).text
+    n, ids = llama.n_tokens, llama.input_ids[: llama.n_tokens].copy()
+    translate = [SystemMessage(TRANSLATE_SYSTEM), HumanMessage("问题：How many Japanese firms are there in Pinghu?")]
+    translated = side.invoke(translate, max_tokens=30).text
+    assert translated.strip()
+    assert llama.n_tokens == n and (llama.input_ids[:n] == ids).all()
+    assert reader.invoke(prompt, max_tokens=40).text == first
+    assert side.invoke(translate, max_tokens=30).text == translated  # from its own restored prefix
+    assert llama.n_tokens == n and (llama.input_ids[:n] == ids).all()
