@@ -270,12 +270,10 @@ class Pipeline:
             )
         from rag.answer.extractive import ExtractiveAnswerer
         from rag.answer.generative import GenerativeAnswerer
-        from rag.models.chat import generation_error, make_chat_model
+        from rag.models.chat import generation_error, make_chat_model, side_model
 
-        if self._chat_model is not None:
-            model = side = self._chat_model
-        else:
-            model, side = make_chat_model(self.settings), make_chat_model(self.settings, side=True)
+        model = self._chat_model if self._chat_model is not None else make_chat_model(self.settings)
+        side = side_model(model)
         scorer = self.answerer("extractive")
         assert isinstance(scorer, ExtractiveAnswerer)
         return GenerativeAnswerer(

@@ -25,7 +25,8 @@ Consistency (the near misses: right company, wrong year or metric):
 - subject: one of the names the question asks about, and every Latin term
   a Chinese question uses (GDP), is in the cited sentences' passages or
   their article's title (a term may also be there in its glossary
-  translation);
+  translation); so is a phase or batch it names (二期, 第三批): the first
+  phase's investment does not answer a question about the second;
 - period: every year the question names is in that context (written, or
   through 今年/去年 and the article date), unless the context gives no
   year at all;
@@ -58,9 +59,12 @@ from rag.text import (
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年)?(?!\d)")
 _RELATIVE = re.compile(r"前年|去年|上年|今年|当年|本年|明年")
+# Words that date a sentence by its article's date.
+_RELATIVE_DAY = re.compile(r"昨天|昨日|前天|今天|今日|当天|日前|近日|本月|上月|本周|上周|目前|近期")
 _DATE_IN_ANSWER = re.compile(
     r"(?:19|20)\d{2}|\d{1,2}\s*月|\d{1,2}\s*日|季度|上半年|下半年|年底|年初|今年|去年|明年|前年|"
     r"周[一二三四五六日天末]|星期[一二三四五六日天]|礼拜[一二三四五六日天]|"
+    r"昨天|昨日|前天|今天|今日|当天|日前|近日|本月|上月|上旬|中旬|下旬|"
     r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|"
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekends?)s?\b",
     re.I,
@@ -135,9 +139,10 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
                 continue
             text = normalise_digits(c.text)
             found = [(n, pos) for n, pos in find_numbers(c.text) if num.supported_by(n)]
-            # A year may come from the article's date (the reader sees it: "昨天" in
-            # a page of 2024-01-03 is a 2024 date) or from 今年/去年.
-            article_year = {c.date[:4]} if c.date else set()
+            # A year may come from 今年/去年, or from the article's date when the
+            # sentence dates itself by it ("昨天" in a page of 2024-01-03 is a
+            # 2024 date); not from the date alone, which is when it was printed.
+            article_year = {c.date[:4]} if c.date and _RELATIVE_DAY.search(c.text) else set()
             if is_year and str(int(num.mantissa)) in _years_in(c.text + " " + c.title, c.date) | article_year:
                 found = found or [(num, 0)]
             holders.extend((c, pos, text) for _, pos in found)
@@ -178,6 +183,8 @@ def _copies_a_name(answer: str, facts: QuestionFacts, cited: Sequence[CitedSente
     """Does the answer copy from a cited sentence something the question does
     not say: a whole run of 2+ CJK characters or a Latin word, or, inside a
     longer CJK run (a sentence around the name), three characters in a row?
+    And does it invent nothing: no new part of three or more characters
+    is missing from the sentences (a made-up name beside copied words)?
 
     >>> f = QuestionFacts(text="谁负责?", years=frozenset(), kind="name", subjects=())
     >>> _copies_a_name("项目由尹海涛负责", f, [CitedSentence("尹海涛说，项目明年投产。")])
@@ -186,13 +193,50 @@ def _copies_a_name(answer: str, facts: QuestionFacts, cited: Sequence[CitedSente
     False
     """
     body = fold(" ".join(c.text for c in cited))
-    for run in (fold(r) for r in NAME_RUN.findall(answer)):
+    runs = [fold(r) for r in NAME_RUN.findall(answer)]
+    if any(_invented(seg, body) for run in runs if has_cjk(run) for seg in _new_segments(run, facts.text)):
+        return False
+    for run in runs:
         if run in body and run not in facts.text:
             return True
         grams = (run[i : i + 3] for i in range(len(run) - 2)) if has_cjk(run) else iter(())
         if any(g in body and g not in facts.text for g in grams):
             return True
     return False
+
+
+def _new_segments(run: str, question: str) -> list[str]:
+    """The parts of a CJK run that the question does not say: the
+    characters outside every two-character piece the question has.
+
+    >>> _new_segments("平湖市第一家外资企业叫上海华谊集团", "平湖第一家外资企业叫什么名字")
+    ['市', '上海华谊集团']
+    """
+    covered = [False] * len(run)
+    for i in range(len(run) - 1):
+        if run[i : i + 2] in question:
+            covered[i] = covered[i + 1] = True
+    segments, current = [], ""
+    for ch, cov in zip(run, covered, strict=True):
+        if cov:
+            if current:
+                segments.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*segments, current] if current else segments
+
+
+def _invented(segment: str, body: str) -> bool:
+    """A new part of an answer of three or more characters of which the
+    cited sentences have no three in a row: a name the model made up.
+
+    >>> _invented("上海华谊集团", "平湖第一家外资企业落户于1986年"), _invented("是尹海涛", "尹海涛说")
+    (True, False)
+    """
+    if len(segment) < 3 or segment in body:
+        return False
+    return not any(segment[i : i + 3] in body for i in range(len(segment) - 2))
 
 
 def _translated_in(term: str, context: str) -> bool:
@@ -212,6 +256,7 @@ def consistency_failures(facts: QuestionFacts, cited: Sequence[CitedSentence], a
     missing = [t for t in facts.terms if t not in context and not _translated_in(t, context)]
     if facts.subjects and not any(s in context for s in facts.subjects):
         missing = [*facts.subjects, *missing]
+    missing += [p for p in facts.phases if p not in context]
     if missing:
         failures.append(f"the sentences do not mention {', '.join(missing)}")
     if facts.years:

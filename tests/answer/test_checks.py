@@ -169,3 +169,36 @@ def test_a_count_of_other_things_is_no_answer() -> None:
     assert grounding_failures("1900", analyse("How many employees are there?"), cited) == []
     # a figure with no measure word after it, and counts the question does not name, pass
     assert grounding_failures("52", analyse("入驻企业有多少？"), cited) == []
+
+
+def test_a_phase_the_question_names_must_be_in_the_passage() -> None:
+    cited = [CitedSentence("艾本德中国技术中心平湖项目，一期总投资1350万欧元。", "t")]
+    second = analyse("艾本德项目二期投资多少？")
+    assert second.phases == ("二期",)
+    assert consistency_failures(second, cited, "1350万欧元") == ["the sentences do not mention 二期"]
+    assert consistency_failures(analyse("艾本德项目一期投资多少？"), cited, "1350万欧元") == []
+    assert analyse("疫情期间产值多少？").phases == ()  # 期间 is no phase
+
+
+def test_a_made_up_name_beside_copied_words_is_not_copied() -> None:
+    facts = analyse("平湖第一家外资企业叫什么名字？")
+    cited = [CitedSentence("平湖市作为虹桥国际开放枢纽南向拓展带的浙江首站，必须不断构筑开放型经济新优势。", "t")]
+    # 平湖市 is in the sentence, but 上海华谊集团 is not: the name was invented
+    assert grounding_failures("平湖市第一家外资企业叫上海华谊集团", facts, cited) == [
+        "the answer names nothing the cited sentences name"
+    ]
+    who = analyse("湛新项目的现场负责人是谁？")
+    lead = [CitedSentence("项目现场负责人尹海涛说，复工之后他们一手抓疫情防控。", "t")]
+    assert grounding_failures("湛新项目的现场负责人是尹海涛", who, lead) == []
+
+
+def test_the_printing_date_alone_gives_no_year() -> None:
+    facts = analyse("推进会是什么时候召开的？")
+    undated = [CitedSentence("3月上旬，我市召开“双招双引”五百行动推进会。", "t", "2022-05-10")]
+    assert grounding_failures("2022年3月上旬", facts, undated) == ["2022 is not in the cited sentences"]
+    assert grounding_failures("3月上旬", facts, undated) == []
+    assert consistency_failures(facts, undated, "3月上旬") == []
+    # a sentence dated by its page ("昨天") takes the page's year
+    visit = [CitedSentence("本报讯昨天下午，嘉兴市政协主席带队来平走访。", "t", "2024-01-03")]
+    assert grounding_failures("2024年", facts, visit) == []
+    assert consistency_failures(facts, visit, "昨天下午") == []

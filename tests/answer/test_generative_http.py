@@ -191,3 +191,20 @@ def test_connection_refused_becomes_generation_error() -> None:
 def test_no_hits_is_a_refusal_without_calling_the_model(server: ScriptedServer) -> None:
     d = answerer_for(server).run("2022年平湖实际外资是多少？", [], "zh").draft()
     assert d.refused and server.requests == []
+
+
+def test_a_yes_no_answer_quotes_and_cites_the_best_sentence(server: ScriptedServer) -> None:
+    a = answerer_for(server)
+    question = "平湖是全省最大的日资企业集聚区吗？"
+    server.script(reply(False, "", []))
+    ask(a, question)
+    user = server.requests[0]["messages"][-1]["content"]
+    ids = [int(ln.split("]", 1)[0].lstrip("[")) for ln in user.splitlines() if ln.startswith("[")]
+    other = next(i for i in ids if i != sentence_id(server, "全省最大的日资企业集聚区"))
+    server.requests.clear()
+    # the model cites a neighbour; the quote and the citation are the deciding sentence
+    server.script(reply(True, "是", [other]))
+    _, d = ask(a, question)
+    assert d.text == "是：“平湖已成为全省最大的日资企业集聚区。”[1]"
+    (c,) = d.citations
+    assert c.quote == "平湖已成为全省最大的日资企业集聚区。"

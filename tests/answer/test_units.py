@@ -36,3 +36,8 @@ def test_in_a_sentence_the_original_follows_in_brackets() -> None:
     assert english_figures("In 2022 the share was 44.1%.") == "In 2022 the share was 44.1%."
     once = english_figures("114家")
     assert once == "114 (114家)" and english_figures(once) == once
+
+
+def test_an_iso_date_is_spelled_out_with_the_chinese_form() -> None:
+    assert english_figures("It left on 2023-01-06.") == "It left on 6 January 2023 (2023年1月6日)."
+    assert english_figures("2023-13-40") == "2023-13-40"  # not a date

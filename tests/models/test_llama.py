@@ -18,7 +18,7 @@ import pytest
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.generative import GenerativeAnswerer
 from rag.config import Settings
-from rag.models.chat import llm_status, make_chat_model
+from rag.models.chat import llm_status, make_chat_model, side_model
 from rag.types import Answer
 
 pytestmark = pytest.mark.llm
@@ -109,7 +109,8 @@ def test_a_side_call_keeps_the_readers_evaluated_prompt() -> None:
     from rag.answer.reader_prompt import SYSTEM, TRANSLATE_SYSTEM
 
     reader = _model()
-    side = make_chat_model(Settings.load(llm_backend="local"), side=True)
+    side = side_model(reader)
+    assert side is not reader and side.side and not reader.side  # type: ignore[attr-defined]
     llama = reader.llama
     assert side.llama is llama  # one model in memory
     prompt = [SystemMessage(SYSTEM), HumanMessage("句子：\n[1] 平湖有日资企业114家。\n\n问题：平湖有多少家日资企业？")]
