@@ -15,6 +15,12 @@ a side call swaps the reader's evaluated state out and its own in, and
 back afterwards (about 25 ms each way), instead of loading a second 1.8 GB
 copy of the model.
 
+Greedy decoding under a JSON grammar checks the model's best token against
+the grammar first and masks the whole 151k-token vocabulary only when that
+token is not allowed (`_GreedyGrammarSampler`; llama.cpp's own common
+sampler does the same). The tokens are the same as masking first, and
+generation runs at ~21 instead of ~13 tokens/s on two cores.
+
 Left out: choosing a backend (rag/models/chat.py) and finding the GGUF
 file (rag/models/gguf.py).
 """
@@ -95,7 +101,7 @@ class LlamaCppChat(BaseChatModel):
                 except ImportError as e:
                     raise MissingExtraError("llama-cpp-python", INSTALL_HINT, "the local model") from e
                 try:
-                    _loaded[key] = Llama(
+                    _loaded[key] = _llama_class(Llama)(
                         model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                         flash_attn=self.flash_attn, verbose=False,
                     )
@@ -168,6 +174,96 @@ class LlamaCppChat(BaseChatModel):
                 if run_manager and token:
                     run_manager.on_llm_new_token(token, chunk=chunk)
                 yield chunk
+
+
+def _llama_class(base: type) -> type:
+    """llama_cpp.Llama with the grammar checked after the greedy choice."""
+
+    class _Llama(base):  # type: ignore[misc,valid-type]
+        def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            grammar = kwargs.get("grammar")
+            neutral = (
+                kwargs.get("temp", 0.8) == 0.0
+                and kwargs.get("repeat_penalty", 1.0) == 1.0
+                and kwargs.get("frequency_penalty", 0.0) == 0.0
+                and kwargs.get("presence_penalty", 0.0) == 0.0
+                and kwargs.get("logits_processor") is None
+            )
+            if grammar is None or args or not neutral:
+                return super()._init_sampler(*args, **kwargs)
+            return _GreedyGrammarSampler(self, grammar)
+
+    return _Llama
+
+
+class _GreedyGrammarSampler:
+    """Greedy decoding under a grammar, best token first.
+
+    Masking with a grammar means matching every one of the 151,646 tokens'
+    text against the grammar's stacks at every step: a third of the
+    generation time on two cores. Greedy decoding needs only the best
+    allowed token, and the best token overall is nearly always allowed (the
+    model has read the schema), so that one is checked first; the whole
+    vocabulary is masked only when it is refused. The argmax of the masked
+    logits is then the same token the stock chain (grammar, then greedy)
+    picks: the first highest logit among the allowed tokens.
+
+    Stands in for llama_cpp's LlamaSampler inside Llama.generate, which
+    calls only `sample`.
+    """
+
+    def __init__(self, llama: Any, grammar: Any) -> None:
+        import llama_cpp
+        import numpy as np
+
+        self._lib = llama_cpp
+        self._np = np
+        self._n_vocab = int(llama.n_vocab())
+        self._sampler = llama_cpp.llama_sampler_init_grammar(
+            llama._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+        )
+        if not self._sampler:
+            raise ModelError("llama.cpp could not parse the JSON grammar")
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self._all: Any = None  # the whole vocabulary, built on the first refusal
+
+    def _apply(self, data: Any, size: int) -> None:
+        lib = self._lib
+        cur = lib.llama_token_data_array(
+            data=ctypes.cast(data, lib.llama_token_data_p), size=size, selected=-1, sorted=False
+        )
+        lib.llama_sampler_apply(self._sampler, ctypes.byref(cur))
+
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        np = self._np
+        pointer = self._lib.llama_get_logits_ith(ctx.ctx, idx)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        token = int(logits.argmax())
+        one: Any = self._one[0]
+        one.id, one.logit, one.p = token, float(logits[token]), 0.0
+        self._apply(self._one, 1)
+        if one.logit == float("-inf"):  # not allowed here: mask the whole vocabulary
+            if self._all is None:
+                self._all = (self._lib.llama_token_data * self._n_vocab)()
+            view = np.ctypeslib.as_array(self._all)
+            view["id"] = np.arange(self._n_vocab, dtype=view["id"].dtype)
+            view["logit"] = logits
+            view["p"] = 0.0
+            self._apply(self._all, self._n_vocab)
+            token = int(view["logit"].argmax())
+            if view["logit"][token] == float("-inf"):
+                raise ModelError("the JSON grammar allows no next token")
+        self._lib.llama_sampler_accept(self._sampler, token)
+        return token
+
+    def close(self) -> None:
+        if self._sampler:
+            self._lib.llama_sampler_free(self._sampler)
+            self._sampler = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 _call_locks: dict[int, threading.Lock] = {}

@@ -123,3 +123,49 @@ def test_a_side_call_keeps_the_readers_evaluated_prompt() -> None:
     assert reader.invoke(prompt, max_tokens=40).text == first
     assert side.invoke(translate, max_tokens=30).text == translated  # from its own restored prefix
     assert llama.n_tokens == n and (llama.input_ids[:n] == ids).all()
+
+
+@pytest.mark.parametrize(
+    ("user", "schema"),
+    [
+        # The reader's own schema: the model's best token is nearly always allowed.
+        ("句子：\n[1] 2022年，平湖实际使用外资41414万美元。\n[2] 平湖有日资企业114家。\n\n问题：平湖有多少家日资企业？", None),
+        # A schema the model would not write unprompted: its best token is
+        # refused at almost every step, so the whole vocabulary is masked.
+        ("Say hello.", {"type": "object", "properties": {"pick": {"enum": ["甲乙", "丙"]}, "n": {"type": "integer"}},
+                        "required": ["pick", "n"]}),
+    ],
+)
+def test_the_greedy_grammar_sampler_picks_the_stock_samplers_tokens(monkeypatch, user: str, schema) -> None:  # type: ignore[no-untyped-def]
+    """The best-token-first check (rag/models/llama.py) must give the very
+    tokens of llama.cpp's stock chain (mask with the grammar, then greedy)."""
+    import json
+
+    import llama_cpp
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from rag.answer.reader_prompt import RESPONSE_FORMAT, SYSTEM
+    from rag.models.llama import _GreedyGrammarSampler
+
+    reader = _model()
+    llama = reader.llama
+    fmt = RESPONSE_FORMAT if schema is None else {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}
+    prompt = [SystemMessage(SYSTEM), HumanMessage(user)]
+    # Both from an empty context: a prompt evaluated in other batches (a
+    # cached prefix) gives logits that differ in the last bits, which can
+    # flip a near tie such as the digits of an unconstrained integer.
+    llama.reset()
+    fast = reader.invoke(prompt, response_format=fmt, max_tokens=60).text
+    assert isinstance(llama._sampler, _GreedyGrammarSampler)
+    masked = llama._sampler._all is not None  # the whole-vocabulary path ran
+    monkeypatch.setattr(llama, "_init_sampler", lambda **kw: llama_cpp.Llama._init_sampler(llama, **kw))
+    llama.reset()
+    stock = reader.invoke(prompt, response_format=fmt, max_tokens=60).text
+    assert not isinstance(llama._sampler, _GreedyGrammarSampler)
+    assert fast == stock
+    out = json.loads(fast)
+    if schema is not None:
+        assert out["pick"] in ("甲乙", "丙") and isinstance(out["n"], int)
+        assert masked
+    else:
+        assert "114" in out["answer"]
