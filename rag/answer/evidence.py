@@ -20,11 +20,15 @@ Left out: the prompt around the evidence (rag/answer/generative.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answer.checks import CitedSentence
 from rag.text import has_cjk, relative_year_note, sentence_spans
 from rag.types import Hit, Lang
+
+# How far back in its article a shown sentence still counts as a cited
+# sentence's context (the subject named a sentence or two before).
+BACK_CHARS = 300
 
 # What the scorer hands over: (hit index, start, end) in score order.
 Ranked = Sequence[tuple[int, int, int]]
@@ -66,6 +70,19 @@ class Evidence:
                 lines.append(f"《{c.title}》" + (f" {c.date}" if c.date else "") + (f"（{note}）" if note else ""))
             lines.append(f"[{s.id}] {_one_line(s.text)}")
         return "\n".join(lines)
+
+    def cited(self, s: EvidenceSentence) -> CitedSentence:
+        """`s` for the checks, its passage widened by the sentences of its
+        article shown just before it (within BACK_CHARS): the model read
+        "湛新项目…" and then "项目现场负责人尹海涛说…", and the name it
+        refers back to may sit in the previous chunk."""
+        base = s.cited(self.hits)
+        doc, at = self._doc(s), self._at(s)
+        before = [x.text for x in self.sentences if self._doc(x) == doc and 0 < at - self._at(x) <= BACK_CHARS]
+        return replace(base, passage=" ".join([*before, base.passage])) if before else base
+
+    def _at(self, s: EvidenceSentence) -> int:
+        return self.hits[s.hit_index].chunk.start + s.start
 
     def _doc(self, s: EvidenceSentence) -> tuple[str, int]:
         c = self.hits[s.hit_index].chunk

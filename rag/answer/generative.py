@@ -63,7 +63,7 @@ from rag.answer.reader_prompt import (
     translate_message,
     user_message,
 )
-from rag.answer.units import english_figures
+from rag.answer.units import english_figures, with_counts
 from rag.errors import GenerationError, RagError
 from rag.text import elapsed_ms, extract_numbers, fold, has_cjk
 from rag.types import Draft, DraftStream, Hit, Lang, Turn, Verification
@@ -267,7 +267,7 @@ class GenerativeAnswerer:
     def _problems(
         self, answer: str, cited: Sequence[EvidenceSentence], evidence: Evidence, facts: QuestionFacts
     ) -> list[str]:
-        sentences = [s.cited(evidence.hits) for s in cited]
+        sentences = [evidence.cited(s) for s in cited]
         return grounding_failures(answer, facts, sentences) + consistency_failures(facts, sentences, answer)
 
     def _draft(
@@ -289,8 +289,8 @@ class GenerativeAnswerer:
         citations = tuple(
             make_citation(n, evidence.hits[s.hit_index], s.start, s.end) for n, s in enumerate(cited, start=1)
         )
-        text = output.answer if lang == "zh" else english_figures(output.answer)
-        if cited and (facts.kind == "yes_no" or not states_a_fact(output.answer, [s.cited(evidence.hits) for s in cited])):
+        text = output.answer if lang == "zh" else english_figures(with_counts(output.answer, [s.text for s in cited]))
+        if cited and (facts.kind == "yes_no" or not states_a_fact(output.answer, [evidence.cited(s) for s in cited])):
             # A bare 是/否 or 高 is not checkable: quote the sentence that decides it.
             deciding = min(cited, key=lambda s: s.rank)
             text = f"{text.rstrip('。.')}{'：' if lang == 'zh' else ': '}“{deciding.text}”"

@@ -16,6 +16,12 @@ the English form beside it. Worked examples:
     >>> english_figures("31亿美元 / 44.7万元")
     'US$3.1 billion (31亿美元) / CN¥447,000 (44.7万元)'
 
+A bare count in an English answer gets the Chinese form its sentence
+writes, so that what the reader checks against the quote is in the answer:
+
+    >>> with_counts("3 villages", ["全市已有3个村入选省级未来乡村。"])
+    '3 (3个) villages'
+
 Left out: Chinese numerals (三十六), ranges (5-8亿), and units without a
 common English form (亩 stays as written).
 """
@@ -70,6 +76,35 @@ def _iso_date(m: re.Match[str]) -> str:
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return m.group(0)
     return f"{day} {_MONTHS[month - 1]} {year} ({year}年{month}月{day}日)"
+
+
+# Measure words that follow a count in the sentences.
+_MEASURE = "个项天座条批名位所台辆次户件款种轮家人"
+_BARE = re.compile(r"(?<![\d.$¥,])(\d+(?:\.\d+)?)(?![\d.,%]|\s*(?:[\u4e00-\u9fff]|million|billion|\())")
+
+
+def with_counts(answer: str, sentences: list[str]) -> str:
+    """Each bare number of an English `answer` that a sentence writes as a
+    count (3个, 8天, 42个) followed by that form in brackets; years and
+    numbers the sentences do not count stay as they are.
+
+    >>> with_counts("It spent 8 days abroad.", ["首个招商团队远赴欧洲，为期8天。"])
+    'It spent 8 (8天) days abroad.'
+    >>> with_counts("In 2023, 42 projects; 44.1% of output", ["2023年签约项目42个，占44.1%"])
+    'In 2023, 42 (42个) projects; 44.1% of output'
+    >>> with_counts("114 (114家)", ["日资企业114家"])
+    '114 (114家)'
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        number = m.group(1)
+        for sentence in sentences:
+            found = re.search(rf"(?<![\d.]){re.escape(number)}\s*([{_MEASURE}])", sentence)
+            if found:
+                return f"{number} ({number}{found.group(1)})"
+        return number
+
+    return _BARE.sub(repl, answer)
 
 
 def english_figures(text: str) -> str:

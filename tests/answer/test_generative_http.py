@@ -163,6 +163,17 @@ def test_english_answer_gets_the_computed_conversion(server: ScriptedServer) -> 
     assert "(answer in English)" in server.requests[0]["messages"][-1]["content"]
 
 
+def test_an_english_count_keeps_the_chinese_form_of_its_sentence(server: ScriptedServer) -> None:
+    a = answerer_for(server)
+    server.script(reply(False, "", []))
+    ask(a, "How many Japanese-funded companies are there in Pinghu?", "en")
+    sid = sentence_id(server, "日资企业114家")
+    server.requests.clear()
+    server.script(reply(True, "There are 114 Japanese-funded companies.", [sid]))
+    _, d = ask(a, "How many Japanese-funded companies are there in Pinghu?", "en")
+    assert d.text == "There are 114 (114家) Japanese-funded companies [1]."
+
+
 def test_timeout_becomes_generation_error(server: ScriptedServer) -> None:
     server.script(Reply("太慢了", delay_s=2.0))
     a = answerer_for(server, llm_timeout_s=0.3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.units import english_figure, english_figures
+from rag.answer.units import english_figure, english_figures, with_counts
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +41,14 @@ def test_in_a_sentence_the_original_follows_in_brackets() -> None:
 def test_an_iso_date_is_spelled_out_with_the_chinese_form() -> None:
     assert english_figures("It left on 2023-01-06.") == "It left on 6 January 2023 (2023年1月6日)."
     assert english_figures("2023-13-40") == "2023-13-40"  # not a date
+
+
+def test_a_bare_count_gets_the_sentences_chinese_form() -> None:
+    sentences = ["全市已有3个村入选省级未来乡村，累计签约项目42个。", "截至目前，共有日资企业114家。"]
+    assert with_counts("3", sentences) == "3 (3个)"
+    assert with_counts("114 companies", sentences) == "114 (114家) companies"
+    # A year, a share, a figure with its unit, an uncounted number: unchanged.
+    for text in ("in 2023", "44.1%", "US$3.1 billion (31亿美元)", "7 of them"):
+        assert with_counts(text, sentences) == text
+    # Through english_figures afterwards: not doubled.
+    assert english_figures(with_counts("114", sentences)) == "114 (114家)"
