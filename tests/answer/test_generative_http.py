@@ -151,26 +151,28 @@ def test_not_found_is_the_refusal_in_the_question_language(server: ScriptedServe
     assert d.refused and d.text == REFUSAL_EN and d.verification and d.verification.failures == ()
 
 
-def test_english_answer_gets_the_computed_conversion(server: ScriptedServer) -> None:
+def answered_in_english(server: ScriptedServer, question: str, needle: str, answer: str) -> Draft:
+    """The draft when the model answers `answer`, citing the given sentence that holds `needle`."""
     a = answerer_for(server)
     server.script(reply(False, "", []))
-    ask(a, "How much actual FDI was there in 2022?", "en")
-    sid = sentence_id(server, "41414万美元")
+    ask(a, question, "en")  # to learn the sentence ids
+    sid = sentence_id(server, needle)
     server.requests.clear()
-    server.script(reply(True, "Actual FDI in 2022 was 41414万美元.", [sid]))
-    _, d = ask(a, "How much actual FDI was there in 2022?", "en")
+    server.script(reply(True, answer, [sid]))
+    return ask(a, question, "en")[1]
+
+
+def test_english_answer_gets_the_computed_conversion(server: ScriptedServer) -> None:
+    d = answered_in_english(server, "How much actual FDI was there in 2022?", "41414万美元", "Actual FDI in 2022 was 41414万美元.")
     assert d.text == "Actual FDI in 2022 was US$414.14 million (41414万美元) [1]."
     assert "(answer in English)" in server.requests[0]["messages"][-1]["content"]
 
 
 def test_an_english_count_keeps_the_chinese_form_of_its_sentence(server: ScriptedServer) -> None:
-    a = answerer_for(server)
-    server.script(reply(False, "", []))
-    ask(a, "How many Japanese-funded companies are there in Pinghu?", "en")
-    sid = sentence_id(server, "日资企业114家")
-    server.requests.clear()
-    server.script(reply(True, "There are 114 Japanese-funded companies.", [sid]))
-    _, d = ask(a, "How many Japanese-funded companies are there in Pinghu?", "en")
+    d = answered_in_english(
+        server, "How many Japanese-funded companies are there in Pinghu?", "日资企业114家",
+        "There are 114 Japanese-funded companies.",
+    )
     assert d.text == "There are 114 (114家) Japanese-funded companies [1]."
 
 
