@@ -107,6 +107,31 @@ def _years_in(text: str, date: str | None) -> set[str]:
     return set(_YEAR.findall(normalise_digits(text))) | relative_years(text, date)
 
 
+_MONTH = re.compile(r"(?<![\d年./-])(1[0-2]|0?[1-9])\s*月")
+
+
+def month_year(sentence: str, date: str | None) -> set[str]:
+    """The year a month written without one ("3月，…提出") means on a page of
+    `date`: a newspaper's month is its latest past one, in the page's year
+    unless the month is later than the page's. Nothing when the sentence
+    writes a year or no month, or the page has no date.
+
+    >>> month_year("3月，《实施方案》提出了蓝图。", "2023-05-15")
+    {'2023'}
+    >>> month_year("3月3日，项目落户平湖。", "2024-01-03")
+    {'2023'}
+    >>> month_year("2022年3月，项目开工。", "2023-05-15"), month_year("历时不到2个月。", "2023-05-15")
+    (set(), set())
+    """
+    if not date or _YEAR.search(normalise_digits(sentence)):
+        return set()
+    m = _MONTH.search(normalise_digits(sentence))
+    if not m:
+        return set()
+    year, page_month = int(date[:4]), int(date[5:7])
+    return {str(year if int(m.group(1)) <= page_month else year - 1)}
+
+
 def figure_year(sentence: str, position: int, date: str | None) -> str | None:
     """The year a figure at `position` of `sentence` belongs to: the nearest
     year written (or 今年/去年 resolved) before it, else None.
@@ -142,7 +167,9 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
             # A year may come from 今年/去年, or from the article's date when the
             # sentence dates itself by it ("昨天" in a page of 2024-01-03 is a
             # 2024 date); not from the date alone, which is when it was printed.
+            # A month without a year ("3月，…提出") is the page's latest past one.
             article_year = {c.date[:4]} if c.date and _RELATIVE_DAY.search(c.text) else set()
+            article_year |= month_year(c.text, c.date)
             if is_year and str(int(num.mantissa)) in _years_in(c.text + " " + c.title, c.date) | article_year:
                 found = found or [(num, 0)]
             holders.extend((c, pos, text) for _, pos in found)

@@ -194,10 +194,17 @@ def test_a_made_up_name_beside_copied_words_is_not_copied() -> None:
 
 def test_the_printing_date_alone_gives_no_year() -> None:
     facts = analyse("推进会是什么时候召开的？")
-    undated = [CitedSentence("3月上旬，我市召开“双招双引”五百行动推进会。", "t", "2022-05-10")]
-    assert grounding_failures("2022年3月上旬", facts, undated) == ["2022 is not in the cited sentences"]
-    assert grounding_failures("3月上旬", facts, undated) == []
-    assert consistency_failures(facts, undated, "3月上旬") == []
+    undated = [CitedSentence("我市召开“双招双引”五百行动推进会。", "t", "2022-05-10")]
+    assert grounding_failures("2022年", facts, undated) == ["2022 is not in the cited sentences"]
+    # a month without a year is the page's latest past one: March on a May
+    # 2022 page is March 2022, March on a January 2024 page March 2023
+    march = [CitedSentence("3月上旬，我市召开“双招双引”五百行动推进会。", "t", "2022-05-10")]
+    assert grounding_failures("2022年3月上旬", facts, march) == []
+    assert grounding_failures("3月上旬", facts, march) == []
+    assert consistency_failures(facts, march, "3月上旬") == []
+    review = [CitedSentence("3月3日，法国诺瓦瑞斯独山港项目落户平湖。", "t", "2024-01-03")]
+    assert grounding_failures("2023年3月3日", facts, review) == []
+    assert grounding_failures("2024年3月3日", facts, review) == ["2024 is not in the cited sentences"]
     # a sentence dated by its page ("昨天") takes the page's year
     visit = [CitedSentence("本报讯昨天下午，嘉兴市政协主席带队来平走访。", "t", "2024-01-03")]
     assert grounding_failures("2024年", facts, visit) == []
