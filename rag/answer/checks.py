@@ -123,9 +123,10 @@ def month_year(sentence: str, date: str | None) -> set[str]:
     >>> month_year("2022年3月，项目开工。", "2023-05-15"), month_year("历时不到2个月。", "2023-05-15")
     (set(), set())
     """
-    if not date or _YEAR.search(normalise_digits(sentence)):
+    text = normalise_digits(sentence)
+    if not date or _YEAR.search(text):
         return set()
-    m = _MONTH.search(normalise_digits(sentence))
+    m = _MONTH.search(text)
     if not m:
         return set()
     year, page_month = int(date[:4]), int(date[5:7])

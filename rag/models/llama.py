@@ -245,8 +245,8 @@ class _GreedyGrammarSampler:
         if one.logit == float("-inf"):  # not allowed here: mask the whole vocabulary
             if self._all is None:
                 self._all = (self._lib.llama_token_data * self._n_vocab)()
+                np.ctypeslib.as_array(self._all)["id"] = np.arange(self._n_vocab)  # ids never change
             view = np.ctypeslib.as_array(self._all)
-            view["id"] = np.arange(self._n_vocab, dtype=view["id"].dtype)
             view["logit"] = logits
             view["p"] = 0.0
             self._apply(self._all, self._n_vocab)
