@@ -46,9 +46,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.question import QuestionFacts
+from rag.answer.question import QuestionFacts, event_words
 from rag.text import (
     CJK,
+    Number,
     extract_numbers,
     find_numbers,
     fold,
@@ -174,6 +175,20 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
             if is_year and str(int(num.mantissa)) in _years_in(c.text + " " + c.title, c.date) | article_year:
                 found = found or [(num, 0)]
             holders.extend((c, pos, text) for _, pos in found)
+        if not holders and facts.compares and not is_year:
+            # A comparison's answer may be the difference (or sum) of two
+            # figures the sentences give: 1400万元 - 916.6万元 = 483.4万元.
+            pair = derivation(num, cited, _answer_unit(answer, num))
+            if pair and facts.years:
+                # Both figures must be of a year asked (one each when two are).
+                years = {figure_year(normalise_digits(o.sentence.text), o.position, o.sentence.date) for o in pair[:2]}
+                if not years <= set(facts.years) | {None}:
+                    asked = "/".join(sorted(facts.years))
+                    other = "/".join(sorted(y for y in years - set(facts.years) if y))
+                    failures.append(f"{num.text} is the {other} figure, not {asked}")
+                    continue
+            if pair:
+                holders = [(o.sentence, o.position, normalise_digits(o.sentence.text)) for o in pair[:2]]
         if not holders:
             failures.append(f"{num.text} is not in the cited sentences")
             continue
@@ -191,7 +206,121 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
             failures.append(f"{num.text} is the {'/'.join(sorted(y for y in years if y))} figure, not {asked}")
     if facts.kind == "name" and not _copies_a_name(answer, facts, cited):
         failures.append("the answer names nothing the cited sentences name")
+    if facts.event:
+        verbs = event_words(facts.event)
+        if not any(w in fold(c.text) for c in cited for w in verbs):
+            failures.append(f"no cited sentence says when it was {facts.event}")
     return failures
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A figure a derived number is computed from, and where it is."""
+
+    sentence: CitedSentence
+    number: Number
+    position: int
+    unit: str  # what follows the digits: 万元, 万美元, %, 家
+
+
+# What follows a figure's digits: a multiplier, then a currency or a measure word.
+_UNIT_WORD = re.compile(
+    r"\s*(%|％|个百分点|(?:[万亿千百]\s*)*(?:美元|欧元|日元|港元|英镑|平方公里|平方米|元|[^\W\d_a-zA-Z%％])?)"
+)
+
+
+def _unit_at(text: str, pos: int) -> str:
+    """The unit written after the digits of the figure at `pos` of `text`."""
+    digits = re.match(r"[\d.]+", text[pos:])
+    m = _UNIT_WORD.match(text, pos + (digits.end() if digits else 0))
+    return re.sub(r"\s+", "", m.group(1)) if m else ""
+
+
+def derivation(num: Number, cited: Sequence[CitedSentence], unit: str = "") -> tuple[Operand, Operand, str] | None:
+    """Two figures of the cited sentences, in the same unit (of the kind of
+    the answer's `unit` when it is known), whose difference (or sum) is
+    `num` at its precision, and the operator.
+
+    >>> n, = extract_numbers("483.4万元")
+    >>> a, b, op = derivation(n, [CitedSentence("太仓1400万元，而同期平湖只有916.6万元")], "万元")
+    >>> a.number.text, op, b.number.text, a.unit
+    ('1400万', '-', '916.6万', '万元')
+    >>> derivation(n, [CitedSentence("太仓1400万元，而同期平湖只有916.6万美元")]) is None
+    True
+    >>> m, = extract_numbers("480万元")
+    >>> derivation(m, [CitedSentence("太仓1400万元，而同期平湖只有916.6万元")]) is None
+    True
+    """
+    figures: list[Operand] = []
+    for c in cited:
+        if looks_like_instruction(c.text):
+            continue
+        text = normalise_digits(c.text)
+        for n, pos in find_numbers(c.text):
+            u = _unit_at(text, pos)
+            if n.percent == num.percent and not _is_year(n) and u and _same_kind(u, unit):
+                figures.append(Operand(c, n, pos, u))
+    tol = 0.5 * 10.0 ** (-num.decimals) + 1e-9
+
+    def equals(value: float) -> bool:
+        return abs(value / num.scale - num.mantissa) <= tol
+
+    for i, a in enumerate(figures):
+        for b in figures[i + 1 :]:
+            if a.unit != b.unit:
+                continue
+            big, small = (a, b) if a.number.value >= b.number.value else (b, a)
+            if equals(big.number.value - small.number.value):
+                return big, small, "-"
+            if equals(a.number.value + b.number.value):
+                return a, b, "+"
+    return None
+
+
+def _same_kind(unit: str, answer_unit: str) -> bool:
+    """Is a figure in `unit` of the same currency or measure as the answer's?
+    (万元 and 亿元 both count 元; an answer without a unit takes any.)"""
+
+    def base(u: str) -> str:
+        return re.sub(r"^[万亿千百]+", "", u)
+
+    return not answer_unit or base(unit) == base(answer_unit)
+
+
+def derivations(answer: str, cited: Sequence[CitedSentence]) -> list[str]:
+    """How each figure of a comparison's answer that no sentence gives is
+    computed from two that they do ("1400万元 - 916.6万元").
+
+    >>> derivations("相差483.4万元", [CitedSentence("太仓1400万元，而同期平湖只有916.6万元")])
+    ['1400万元 - 916.6万元']
+    """
+    out: list[str] = []
+    body = [n for c in cited for n, _ in find_numbers(c.text)]
+    norm = normalise_digits(answer)
+    for num, pos in find_numbers(answer):
+        if _is_year(num) or any(num.supported_by(n) for n in body):
+            continue
+        found = derivation(num, cited, _unit_at(norm, pos))
+        if found:
+            a, b, op = found
+            out.append(f"{_written(a)} {op} {_written(b)}")
+    return out
+
+
+def _written(o: Operand) -> str:
+    """An operand as its sentence writes it (digits and unit)."""
+    text = normalise_digits(o.sentence.text)
+    digits = re.match(r"[\d.]+", text[o.position :])
+    return (digits.group(0) if digits else o.number.text) + o.unit
+
+
+def _answer_unit(answer: str, num: Number) -> str:
+    norm = normalise_digits(answer)
+    return next((_unit_at(norm, pos) for n, pos in find_numbers(answer) if n == num), "")
+
+
+def _is_year(n: Number) -> bool:
+    return n.scale == 1.0 and not n.percent and n.decimals == 0 and 1900 <= n.mantissa <= 2100
 
 
 def _measure_word(text: str, pos: int) -> str | None:

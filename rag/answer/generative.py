@@ -44,6 +44,7 @@ from rag.answer.base import make_citation, refusal
 from rag.answer.checks import (
     NAME_RUN,
     consistency_failures,
+    derivations,
     grounding_failures,
     looks_like_instruction,
     states_a_fact,
@@ -63,9 +64,9 @@ from rag.answer.reader_prompt import (
     translate_message,
     user_message,
 )
-from rag.answer.units import english_figures, with_counts
+from rag.answer.units import english_figures, with_counts, with_years
 from rag.errors import GenerationError, RagError
-from rag.text import elapsed_ms, extract_numbers, fold, has_cjk
+from rag.text import detect_lang, elapsed_ms, extract_numbers, fold, has_cjk
 from rag.types import Draft, DraftStream, Hit, Lang, Turn, Verification
 
 MAX_HITS = 4  # passages whose sentences are candidates
@@ -268,7 +269,10 @@ class GenerativeAnswerer:
         self, answer: str, cited: Sequence[EvidenceSentence], evidence: Evidence, facts: QuestionFacts
     ) -> list[str]:
         sentences = [evidence.cited(s) for s in cited]
-        return grounding_failures(answer, facts, sentences) + consistency_failures(facts, sentences, answer)
+        problems = grounding_failures(answer, facts, sentences) + consistency_failures(facts, sentences, answer)
+        if facts.kind != "name" and detect_lang(facts.text) == "en" and not_english(answer):
+            problems.append("the answer is a Chinese sentence, not English")
+        return problems
 
     def _draft(
         self, output: ReaderOutput | None, evidence: Evidence, lang: Lang, failures: list[str],
@@ -280,7 +284,11 @@ class GenerativeAnswerer:
             return refusal(lang, verification=verification, notice=notice, timings_ms=timings)
         if not output.found or not output.answer:
             return refusal(lang, verification=verification, timings_ms=timings)
-        cited = _supporting([s for i in output.sentences if (s := evidence.by_id(i)) is not None], output.answer)
+        given = [s for i in output.sentences if (s := evidence.by_id(i)) is not None]
+        # A comparison's difference is shown with the figures it is computed
+        # from, and every sentence they come from stays cited.
+        computed = derivations(output.answer, [evidence.cited(s) for s in given])
+        cited = given if computed else _supporting(given, output.answer)
         if facts.kind == "yes_no" and cited:
             # The sentence that decides is quoted and cited: the scorer's best
             # one, which finds it more often than a small model's citation
@@ -289,7 +297,13 @@ class GenerativeAnswerer:
         citations = tuple(
             make_citation(n, evidence.hits[s.hit_index], s.start, s.end) for n, s in enumerate(cited, start=1)
         )
-        text = output.answer if lang == "zh" else english_figures(with_counts(output.answer, [s.text for s in cited]))
+        dated = [(s.text, evidence.cited(s).date) for s in cited]
+        text = with_years(output.answer, dated, lang)
+        if lang == "en":
+            text = english_figures(with_counts(text, [s.text for s in cited]))
+        if computed:
+            shown = "；".join(computed) if lang == "zh" else english_figures("; ".join(computed))
+            text = text.rstrip("。.") + (f"（{shown}）" if lang == "zh" else f" ({shown})")
         if cited and (facts.kind == "yes_no" or not states_a_fact(output.answer, [evidence.cited(s) for s in cited])):
             # A bare 是/否 or 高 is not checkable: quote the sentence that decides it.
             deciding = min(cited, key=lambda s: s.rank)
@@ -304,6 +318,19 @@ class GenerativeAnswerer:
             verification=replace(verification, citations_checked=len(citations)),
             timings_ms=timings,
         )
+
+
+def not_english(answer: str) -> bool:
+    """Is an answer to an English question a copied Chinese sentence (more
+    than 12 Chinese characters, and more of them than Latin letters)? A
+    Chinese name or figure inside English words is fine.
+
+    >>> not_english("2023年1月6日,平湖首个招商团队就远赴欧洲开展招商活动"), not_english("8 days (8天)")
+    (True, False)
+    """
+    cjk = sum(1 for ch in answer if has_cjk(ch))
+    latin = sum(1 for ch in answer if ch.isascii() and ch.isalpha())
+    return cjk > 12 and cjk > latin
 
 
 def _supporting(cited: list[EvidenceSentence], answer: str) -> list[EvidenceSentence]:

@@ -64,6 +64,61 @@ _COUNTED_EN = (
 )
 
 
+# A question that compares two figures: its answer may be their difference.
+_COMPARES = re.compile(
+    r"差距|差额|相差|差多少|差了多少|[多少高低大小快慢]了?多少|[多高低少]出|增加了?多少|增长了?多少|减少了?多少|下降了?多少|"
+    r"\bdifference\b|\bgap\b|\b(?:more|less|fewer|higher|lower|larger|smaller|bigger) than\b|"
+    r"\bhow much (?:more|less|higher|lower|bigger|smaller)\b|\bcompare",
+    re.I,
+)
+
+# The event a date question asks about: the verb after its question word
+# ("什么时候开工建设的" -> 开工) or before 时间/日期 ("开工时间是").
+_EVENT_AFTER = re.compile(
+    r"(?:哪一?年|哪年|何时|什么时候|几月|哪个月|哪一?天|几号)(?:正式|首次|开始|能|会|将|要|才|就|可以|被|由|在|于|是)*([\u4e00-\u9fff]{2})"
+)
+_EVENT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:的)?(?:时间|日期)")
+# Verbs that name the same event. Only these are checked: a word outside
+# them may not be an event at all ("来平湖").
+EVENT_WORDS: tuple[frozenset[str], ...] = tuple(
+    frozenset(g.split())
+    for g in (
+        "设立 成立 创立 建立 组建 挂牌",
+        "落户 落地 入驻 签约 引进 投资",
+        "开工 动工 开建 奠基",
+        "投产 投用 运营 量产 下线 竣工 建成 完工",
+        "开业 开张 营业",
+        "提出 发布 出台 印发 实施",
+        "举办 举行 召开 开幕",
+        "出发 启程",
+    )
+)
+
+
+def event_of(text: str) -> str | None:
+    """The event a date question asks about (two characters), if it says one.
+
+    >>> event_of("湛新项目是什么时候开工建设的？"), event_of("川电钢板哪一年落户平湖？"), event_of("开工时间是？")
+    ('开工', '落户', '开工')
+    >>> event_of("项目什么时候能投产？"), event_of("这家公司是哪一年来平湖的？"), event_of("平湖有多少家日资企业？")
+    ('投产', None, None)
+    """
+    m = _EVENT_AFTER.search(text) or _EVENT_BEFORE.search(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    return word if any(word in g for g in EVENT_WORDS) else None
+
+
+def event_words(event: str) -> frozenset[str]:
+    """The verbs that name the same event as `event`.
+
+    >>> sorted(event_words("动工"))
+    ['动工', '奠基', '开工', '开建']
+    """
+    return frozenset().union(*(g for g in EVENT_WORDS if event in g)) or frozenset({event})
+
+
 # A phase or batch of a project or a programme: 二期, 3期, 第三批 (not 期间, 期待…).
 _PHASE = re.compile(r"(?:第\s*)?(?:[一二三四五六七八九十]|\d{1,2})\s*[期批轮](?![间待望限货刊])")
 
@@ -100,6 +155,8 @@ class QuestionFacts:
     terms: tuple[str, ...] = ()  # Latin terms a Chinese question uses (GDP, THOMAS): the answer's sentences must too
     counted: str | None = None  # the measure word of a count (多少家 -> 家; 名/位 -> 人)
     phases: tuple[str, ...] = ()  # a phase or batch it asks about (二期, 第三批)
+    compares: bool = False  # it compares two figures (差距, 多多少, how much more): a difference may answer
+    event: str | None = None  # the event a date question asks about (开工, 落户)
 
 
 def question_kind(text: str) -> Kind:
@@ -140,12 +197,15 @@ def analyse(
         if not is_common(fold(n)) and (in_corpus(fold(n)) or _NAME_LIKE.search(n))
     ]
     terms = tuple(dict.fromkeys(_LATIN_TERM.findall(q))) if detect_lang(question) == "zh" else ()
+    kind = question_kind(question)
     return QuestionFacts(
         text=q,
         years=frozenset(_YEAR.findall(q)),
-        kind=question_kind(question),
+        kind=kind,
         subjects=tuple(fold(n) for n in names),
         terms=terms,
         counted=counted_unit(q),
         phases=phases(q),
+        compares=bool(_COMPARES.search(q)),
+        event=event_of(q) if kind == "date" else None,
     )

@@ -22,6 +22,9 @@ writes, so that what the reader checks against the quote is in the answer:
     >>> with_counts("3 villages", ["全市已有3个村入选省级未来乡村。"])
     '3 (3个) villages'
 
+A relative year gets the year it means where its page was printed
+(`with_years`): "去年10月" on a page of 2022-05-10 is "去年（2021年）10月".
+
 Left out: Chinese numerals (三十六), ranges (5-8亿), and units without a
 common English form (亩 stays as written).
 """
@@ -29,7 +32,11 @@ common English form (亩 stays as written).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
+
+from rag.text import RELATIVE_YEAR
+from rag.types import Lang
 
 _SCALE = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000), "千万": Decimal(10_000_000)}
 # unit -> (prefix, suffix) of the English form
@@ -122,3 +129,42 @@ def english_figures(text: str) -> str:
         return f"{english_figure(m.group(1), m.group(2) or '', m.group(3))} ({original})"
 
     return _ISO_DATE.sub(_iso_date, _FIGURE.sub(repl, text))
+
+
+_RELATIVE_WORD = re.compile(r"前年|去年|上年|今年|本年|明年|\blast year\b|\bthis year\b|\bnext year\b", re.I)
+
+
+def with_years(answer: str, sentences: Sequence[tuple[str, str | None]], lang: Lang) -> str:
+    """The answer with the year each relative year word means, from the date
+    of the article whose cited sentence says that word (`sentences` are
+    (text, article date) pairs). The reader of an answer does not know when
+    its page was printed: "去年10月" alone is no date.
+
+    >>> with_years("去年10月", [("于去年10月份开工建设", "2022-05-10")], "zh")
+    '去年（2021年）10月'
+    >>> with_years("in October last year", [("于去年10月份开工建设", "2022-05-10")], "en")
+    'in October last year (2021)'
+    >>> with_years("2021年10月", [("于去年10月份开工建设", "2022-05-10")], "zh")
+    '2021年10月'
+
+    An answer that already writes a year, or whose word is said on pages of
+    different years, is left as it is.
+    """
+    if re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", answer):
+        return answer
+    english = {"last year": "去年", "this year": "今年", "next year": "明年"}
+
+    def repl(m: re.Match[str]) -> str:
+        word = m.group(0)
+        zh = english.get(word.lower(), word)
+        years = {
+            int(date[:4]) + RELATIVE_YEAR[zh]
+            for text, date in sentences
+            if date and date[:4].isdigit() and zh in text
+        }
+        if len(years) != 1:
+            return word
+        (year,) = years
+        return f"{word}（{year}年）" if lang == "zh" else f"{word} ({year})"
+
+    return _RELATIVE_WORD.sub(repl, answer)

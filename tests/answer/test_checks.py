@@ -9,6 +9,7 @@ import pytest
 from rag.answer.checks import (
     CitedSentence,
     consistency_failures,
+    derivations,
     figure_year,
     grounding_failures,
     looks_like_instruction,
@@ -202,10 +203,78 @@ def test_the_printing_date_alone_gives_no_year() -> None:
     assert grounding_failures("2022年3月上旬", facts, march) == []
     assert grounding_failures("3月上旬", facts, march) == []
     assert consistency_failures(facts, march, "3月上旬") == []
+    when = analyse("这是什么时候的事？")  # no event to check
     review = [CitedSentence("3月3日，法国诺瓦瑞斯独山港项目落户平湖。", "t", "2024-01-03")]
-    assert grounding_failures("2023年3月3日", facts, review) == []
-    assert grounding_failures("2024年3月3日", facts, review) == ["2024 is not in the cited sentences"]
+    assert grounding_failures("2023年3月3日", when, review) == []
+    assert grounding_failures("2024年3月3日", when, review) == ["2024 is not in the cited sentences"]
     # a sentence dated by its page ("昨天") takes the page's year
     visit = [CitedSentence("本报讯昨天下午，嘉兴市政协主席带队来平走访。", "t", "2024-01-03")]
-    assert grounding_failures("2024年", facts, visit) == []
-    assert consistency_failures(facts, visit, "昨天下午") == []
+    assert grounding_failures("2024年", when, visit) == []
+    assert consistency_failures(when, visit, "昨天下午") == []
+
+
+# -- comparisons: a difference of two given figures --------------------------------
+def test_a_comparison_may_answer_with_the_difference_of_two_given_figures() -> None:
+    facts = analyse("2022年平湖合同外资比实际外资多多少？")
+    assert facts.compares
+    # 78045万美元 - 41414万美元 = 36631万美元, both the 2022 figures.
+    assert grounding_failures("36631万美元", facts, CITED) == []
+    assert derivations("多36631万美元", CITED) == ["78045万美元 - 41414万美元"]
+    # Not another year's difference (78045 - 63232, the 2020 figure) ...
+    assert grounding_failures("14813万美元", facts, CITED) == ["14813万 is the 2020 figure, not 2022"]
+    # ... not a number no two figures make ...
+    assert grounding_failures("36000万美元", facts, CITED) == ["36000万 is not in the cited sentences"]
+    # ... and not a difference when the question does not compare.
+    plain = analyse("2022年平湖实际外资是多少？")
+    assert not plain.compares
+    assert grounding_failures("36631万美元", plain, CITED) == ["36631万 is not in the cited sentences"]
+
+
+def test_a_difference_is_of_figures_in_one_unit() -> None:
+    facts = analyse("两地亩均产值相差多少？")
+    mixed = [CitedSentence("太仓1400万元，而同期平湖只有916.6万美元。")]
+    assert grounding_failures("483.4万元", facts, mixed) == ["483.4万 is not in the cited sentences"]
+    same = [CitedSentence("太仓1400万元，而同期平湖只有916.6万元。")]
+    assert grounding_failures("483.4万元", facts, same) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "compares"),
+    [
+        ("和太仓比，平湖的亩均产值差距有多大？", True),
+        ("2023年比2022年增长了多少？", True),
+        ("How much higher was Taicang's output per mu than Pinghu's?", True),
+        ("平湖有多少家日资企业？", False),
+        ("What was the actual FDI in 2022?", False),
+    ],
+)
+def test_which_questions_compare(question: str, compares: bool) -> None:
+    assert analyse(question).compares is compares
+
+
+# -- date questions: the cited sentence says the asked event ----------------------
+def test_a_date_must_come_from_a_sentence_that_says_the_asked_event() -> None:
+    facts = analyse("湛新项目是什么时候开工建设的？")
+    assert facts.kind == "date" and facts.event == "开工"
+    other = [CitedSentence("湛新项目是我市今年新认定的招大引强项目之一。", "t", "2022-05-10")]
+    assert grounding_failures("2022年", facts, other) == ["no cited sentence says when it was 开工"]
+    said = [CitedSentence("注册资本6000万美元，于去年10月份开工建设。", "t", "2022-05-10")]
+    assert grounding_failures("2021年10月", facts, said) == []
+    # Another verb for the same event is the same event.
+    synonym = [CitedSentence("项目于去年10月正式动工。", "t", "2022-05-10")]
+    assert grounding_failures("2021年10月", facts, synonym) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "event"),
+    [
+        ("中日产业合作园是哪一年设立的？", "设立"),
+        ("川电钢板哪一年落户平湖？", "落户"),
+        ("项目什么时候能投产？", "投产"),
+        ("开工时间是什么时候？", "开工"),
+        ("这家公司是哪一年来平湖的？", None),  # 来平 is no event word
+        ("平湖有多少家日资企业？", None),  # not a date question
+    ],
+)
+def test_the_event_a_date_question_asks_about(question: str, event: str | None) -> None:
+    assert analyse(question).event == event

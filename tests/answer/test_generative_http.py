@@ -221,3 +221,54 @@ def test_a_yes_no_answer_quotes_and_cites_the_best_sentence(server: ScriptedServ
     assert d.text == "是：“平湖已成为全省最大的日资企业集聚区。”[1]"
     (c,) = d.citations
     assert c.quote == "平湖已成为全省最大的日资企业集聚区。"
+
+
+def test_a_comparison_shows_the_figures_its_difference_is_computed_from(server: ScriptedServer) -> None:
+    a = answerer_for(server)
+    question = "2022年平湖合同外资比实际外资多多少？"
+    server.script(reply(False, "", []))
+    ask(a, question)
+    sid = sentence_id(server, "41414万美元")
+    server.requests.clear()
+    server.script(reply(True, "多36631万美元", [sid]))
+    _, d = ask(a, question)
+    assert not d.refused and d.text == "多36631万美元（78045万美元 - 41414万美元）[1]"
+    assert d.verification and d.verification.failures == ()
+    # A difference nobody asked for is a number the sentences do not give.
+    server.requests.clear()
+    server.script(reply(True, "36631万美元", [sid]), reply(True, "36631万美元", [sid]))
+    _, d = ask(a, "2022年平湖实际外资是多少？")
+    assert d.refused and d.verification and "36631万 is not in the cited sentences" in d.verification.failures[0]
+
+
+def test_an_english_question_answered_with_a_chinese_sentence_is_retried(server: ScriptedServer) -> None:
+    a = answerer_for(server)
+    question = "How many Japanese-funded companies are there in Pinghu?"
+    server.script(reply(False, "", []))
+    ask(a, question, "en")
+    sid = sentence_id(server, "日资企业114家")
+    server.requests.clear()
+    server.script(reply(True, "目前共有日资企业114家，投资总额超过30亿美元", [sid]), reply(True, "114 companies", [sid]))
+    _, d = ask(a, question, "en")
+    assert not d.refused and d.text == "114 (114家) companies [1]"
+    assert d.verification and d.verification.failures == (
+        "attempt 1: the answer is a Chinese sentence, not English",
+    )
+    assert "not English" in server.requests[1]["messages"][-1]["content"]
+
+
+def test_a_relative_year_in_the_answer_gets_the_year_it_means(server: ScriptedServer) -> None:
+    texts: list[tuple[str, str | None, str]] = [
+        ("湛新项目", "2022-05-10", "项目占地面积153亩。注册资本6000万美元，于去年10月份开工建设。")
+    ]
+    a = answerer_for(server)
+    question = "湛新项目是什么时候开工建设的？"
+    server.script(reply(False, "", []))
+    list(a.run(question, make_hits(texts), "zh"))
+    sid = sentence_id(server, "开工建设")
+    server.requests.clear()
+    server.script(reply(True, "去年10月", [sid]))
+    stream = a.run(question, make_hits(texts), "zh")
+    list(stream)
+    d = stream.draft()
+    assert not d.refused and d.text == "去年（2021年）10月[1]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.units import english_figure, english_figures, with_counts
+from rag.answer.units import english_figure, english_figures, with_counts, with_years
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +52,22 @@ def test_a_bare_count_gets_the_sentences_chinese_form() -> None:
         assert with_counts(text, sentences) == text
     # Through english_figures afterwards: not doubled.
     assert english_figures(with_counts("114", sentences)) == "114 (114家)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "lang", "expected"),
+    [
+        ("去年10月", "zh", "去年（2021年）10月"),
+        ("今年4月签约，明年投产", "zh", "今年（2022年）4月签约，明年投产"),  # 明年 is in no cited sentence
+        ("in October last year", "en", "in October last year (2021)"),
+        ("2021年10月", "zh", "2021年10月"),  # a year is already written
+    ],
+)
+def test_a_relative_year_gets_the_year_its_page_means(answer: str, lang: str, expected: str) -> None:
+    sentences = [("于去年10月份开工建设", "2022-05-10"), ("今年4月，增资项目签约落户", "2022-05-10")]
+    assert with_years(answer, sentences, lang) == expected  # type: ignore[arg-type]
+
+
+def test_a_relative_year_said_on_pages_of_two_years_is_left_alone() -> None:
+    sentences = [("去年完成实际外资", "2022-05-10"), ("去年1至11月", "2024-01-03")]
+    assert with_years("去年", sentences, "zh") == "去年"
