@@ -59,7 +59,9 @@ def main() -> None:
         query = f"{translation} {item.question}" if translation else item.question
         hits = pipeline.search(query)
         facts = reader.facts(item.question, lang)
-        evidence = reader.evidence(item.question, hits, lang, translation, picks=reader.picks(facts))
+        evidence = reader.evidence(
+            item.question, hits, lang, translation, picks=reader.picks(facts), event=facts.event
+        )
         share = held(item, normalize(evidence.render(lang)))
         for key in ("all", lang, item.type):
             shares[key].append(share)

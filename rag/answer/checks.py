@@ -19,7 +19,13 @@ Grounding:
 - an answer to "who / which company" must copy a name from the sentences;
 - a count counts what was asked: "多少家企业" is not answered by the
   "3860件" of a sentence (the figure's measure word must agree with the
-  question's, 名/位 being 人).
+  question's, 名/位 being 人);
+- a comparison (差距, 多多少, how much more) may answer with the difference
+  of two figures of the cited sentences in one unit (`derivation`), each
+  of an asked year: 1400万元 - 916.6万元 = 483.4万元; no sums, no percentages;
+- a date question about an event (开工, 落户; `QuestionFacts.event`) must
+  cite a sentence that says that event or a verb for the same one: "是我市
+  今年新认定的项目" does not date its 开工.
 
 Consistency (the near misses: right company, wrong year or metric):
 - subject: one of the names the question asks about, and every Latin term
@@ -175,8 +181,8 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
             if is_year and str(int(num.mantissa)) in _years_in(c.text + " " + c.title, c.date) | article_year:
                 found = found or [(num, 0)]
             holders.extend((c, pos, text) for _, pos in found)
-        if not holders and facts.compares and not is_year:
-            # A comparison's answer may be the difference (or sum) of two
+        if not holders and facts.compares and not is_year and not num.percent:
+            # A comparison's answer may be the difference of two
             # figures the sentences give: 1400万元 - 916.6万元 = 483.4万元.
             pair = derivation(num, cited, _answer_unit(answer, num))
             if pair and facts.years:
@@ -238,8 +244,13 @@ def _unit_at(text: str, pos: int) -> str:
 
 def derivation(num: Number, cited: Sequence[CitedSentence], unit: str = "") -> tuple[Operand, Operand, str] | None:
     """Two figures of the cited sentences, in the same unit (of the kind of
-    the answer's `unit` when it is known), whose difference (or sum) is
-    `num` at its precision, and the operator.
+    the answer's `unit` when it is known), whose difference is `num` at its
+    precision, and the operator ("-").
+
+    Only differences of amounts and counts: a sum of two figures is rarely
+    what a comparison asks, and percentages are left out, because the
+    difference of two growth rates or shares is easily a wrong answer to
+    "增长了多少" that merely looks computed.
 
     >>> n, = extract_numbers("483.4万元")
     >>> a, b, op = derivation(n, [CitedSentence("太仓1400万元，而同期平湖只有916.6万元")], "万元")
@@ -251,6 +262,8 @@ def derivation(num: Number, cited: Sequence[CitedSentence], unit: str = "") -> t
     >>> derivation(m, [CitedSentence("太仓1400万元，而同期平湖只有916.6万元")]) is None
     True
     """
+    if num.percent:
+        return None
     figures: list[Operand] = []
     for c in cited:
         if looks_like_instruction(c.text):
@@ -258,7 +271,7 @@ def derivation(num: Number, cited: Sequence[CitedSentence], unit: str = "") -> t
         text = normalise_digits(c.text)
         for n, pos in find_numbers(c.text):
             u = _unit_at(text, pos)
-            if n.percent == num.percent and not _is_year(n) and u and _same_kind(u, unit):
+            if not n.percent and not _is_year(n) and u and _same_kind(u, unit):
                 figures.append(Operand(c, n, pos, u))
     tol = 0.5 * 10.0 ** (-num.decimals) + 1e-9
 
@@ -272,8 +285,6 @@ def derivation(num: Number, cited: Sequence[CitedSentence], unit: str = "") -> t
             big, small = (a, b) if a.number.value >= b.number.value else (b, a)
             if equals(big.number.value - small.number.value):
                 return big, small, "-"
-            if equals(a.number.value + b.number.value):
-                return a, b, "+"
     return None
 
 
@@ -321,6 +332,15 @@ def _answer_unit(answer: str, num: Number) -> str:
 
 def _is_year(n: Number) -> bool:
     return n.scale == 1.0 and not n.percent and n.decimals == 0 and 1900 <= n.mantissa <= 2100
+
+
+def says_a_date(text: str) -> bool:
+    """Does `text` say when (a year, a month, a day, 今年, 上旬...)?
+
+    >>> says_a_date("于去年10月份开工建设"), says_a_date("项目开工仪式很隆重")
+    (True, False)
+    """
+    return bool(_DATE_IN_ANSWER.search(normalise_digits(text)))
 
 
 def _measure_word(text: str, pos: int) -> str | None:

@@ -3,6 +3,8 @@
     facts = analyse("2022年津上精密缴纳税收多少？")
     facts.years == {"2022"}; facts.kind == "quantity"; facts.subjects == ("津上精密",)
     analyse("平湖有多少家日资企业？").counted == "家"
+    analyse("和太仓比，亩均产值差距有多大？").compares == True
+    analyse("湛新项目是什么时候开工建设的？").event == "开工"
 
 Both answerers use these facts for their consistency checks (rag/answer/checks.py):
 a sentence that answers must be about the asked year, name the asked

@@ -23,7 +23,7 @@ writes, so that what the reader checks against the quote is in the answer:
     '3 (3个) villages'
 
 A relative year gets the year it means where its page was printed
-(`with_years`): "去年10月" on a page of 2022-05-10 is "去年（2021年）10月".
+(`with_years`): "去年10月" on a page of 2022-05-10 is "去年10月（2021年10月）".
 
 Left out: Chinese numerals (三十六), ranges (5-8亿), and units without a
 common English form (亩 stays as written).
@@ -131,17 +131,25 @@ def english_figures(text: str) -> str:
     return _ISO_DATE.sub(_iso_date, _FIGURE.sub(repl, text))
 
 
-_RELATIVE_WORD = re.compile(r"前年|去年|上年|今年|本年|明年|\blast year\b|\bthis year\b|\bnext year\b", re.I)
+_RELATIVE_WORD = re.compile(
+    r"(前年|去年|上年|今年|本年|明年)"
+    r"(\d{1,2}\s*月份?(?:\d{1,2}\s*[日号])?|[一二三四1-4]\s*季度|[上下]半年|年底|年初|年末|底|初)?"
+    r"|\b(last year|this year|next year)\b",
+    re.I,
+)
+_ZH_OF = {"last year": "去年", "this year": "今年", "next year": "明年"}
 
 
 def with_years(answer: str, sentences: Sequence[tuple[str, str | None]], lang: Lang) -> str:
     """The answer with the year each relative year word means, from the date
     of the article whose cited sentence says that word (`sentences` are
-    (text, article date) pairs). The reader of an answer does not know when
-    its page was printed: "去年10月" alone is no date.
+    (text, article date) pairs), after the date as written. The reader of an
+    answer does not know when its page was printed: "去年10月" alone is no date.
 
     >>> with_years("去年10月", [("于去年10月份开工建设", "2022-05-10")], "zh")
-    '去年（2021年）10月'
+    '去年10月（2021年10月）'
+    >>> with_years("预计明年二季度实现试生产", [("明年二季度实现试生产", "2022-05-10")], "zh")
+    '预计明年二季度（2023年二季度）实现试生产'
     >>> with_years("in October last year", [("于去年10月份开工建设", "2022-05-10")], "en")
     'in October last year (2021)'
     >>> with_years("2021年10月", [("于去年10月份开工建设", "2022-05-10")], "zh")
@@ -152,19 +160,20 @@ def with_years(answer: str, sentences: Sequence[tuple[str, str | None]], lang: L
     """
     if re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", answer):
         return answer
-    english = {"last year": "去年", "this year": "今年", "next year": "明年"}
 
     def repl(m: re.Match[str]) -> str:
-        word = m.group(0)
-        zh = english.get(word.lower(), word)
+        word = m.group(1) or _ZH_OF[m.group(3).lower()]
         years = {
-            int(date[:4]) + RELATIVE_YEAR[zh]
+            int(date[:4]) + RELATIVE_YEAR[word]
             for text, date in sentences
-            if date and date[:4].isdigit() and zh in text
+            if date and date[:4].isdigit() and word in text
         }
         if len(years) != 1:
-            return word
+            return m.group(0)
         (year,) = years
-        return f"{word}（{year}年）" if lang == "zh" else f"{word} ({year})"
+        if lang != "zh":
+            return f"{m.group(0)} ({year})"
+        tail = re.sub(r"\s+|份", "", m.group(2) or "")
+        return f"{m.group(0)}（{year}年{tail}）"
 
     return _RELATIVE_WORD.sub(repl, answer)

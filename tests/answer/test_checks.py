@@ -278,3 +278,13 @@ def test_a_date_must_come_from_a_sentence_that_says_the_asked_event() -> None:
 )
 def test_the_event_a_date_question_asks_about(question: str, event: str | None) -> None:
     assert analyse(question).event == event
+
+
+def test_no_sum_and_no_percentage_is_derived() -> None:
+    facts = analyse("2022年平湖合同外资比2021年增长了多少？")
+    rates = [CitedSentence("合同外资年均增长率10.6%，实际外资年均增长率达15.8%。")]
+    # 10.6% + 15.8% and 15.8% - 10.6% are not growth figures the text gives.
+    assert grounding_failures("26.4%", facts, rates) == ["26.4% is not in the cited sentences"]
+    assert grounding_failures("5.2%", facts, rates) == ["5.2% is not in the cited sentences"]
+    amounts = [CitedSentence("太仓1400万元，而同期平湖只有916.6万元。")]
+    assert grounding_failures("2316.6万元", facts, amounts) == ["2316.6万 is not in the cited sentences"]

@@ -57,8 +57,8 @@ def test_a_bare_count_gets_the_sentences_chinese_form() -> None:
 @pytest.mark.parametrize(
     ("answer", "lang", "expected"),
     [
-        ("去年10月", "zh", "去年（2021年）10月"),
-        ("今年4月签约，明年投产", "zh", "今年（2022年）4月签约，明年投产"),  # 明年 is in no cited sentence
+        ("去年10月", "zh", "去年10月（2021年10月）"),
+        ("今年4月份签约，明年投产", "zh", "今年4月份（2022年4月）签约，明年投产"),  # 明年 is in no cited sentence
         ("in October last year", "en", "in October last year (2021)"),
         ("2021年10月", "zh", "2021年10月"),  # a year is already written
     ],
