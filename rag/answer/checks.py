@@ -165,7 +165,7 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
     if not cited:
         return ["the answer cites no sentence"]
     for num in extract_numbers(answer):
-        is_year = num.scale == 1.0 and not num.percent and num.decimals == 0 and 1900 <= num.mantissa <= 2100
+        is_year = _is_year(num)
         holders: list[tuple[CitedSentence, int, str]] = []
         for c in cited:
             if looks_like_instruction(c.text):
