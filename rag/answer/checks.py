@@ -52,7 +52,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.question import QuestionFacts, event_words
+from rag.answer.question import PART_OF_YEAR, QuestionFacts, event_words
 from rag.text import (
     CJK,
     Number,
@@ -204,6 +204,11 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
             if words and not words & set(same):
                 failures.append(f"{num.text} counts {'/'.join(sorted(words))}, not {facts.counted}")
                 continue
+        if facts.whole_year and not is_year:
+            parts = {p for c, pos, text in holders if (p := part_of_year(text, pos))}
+            if parts and len(parts) == len(holders):
+                failures.append(f"{num.text} is the {'/'.join(sorted(parts))} figure, not the whole year's")
+                continue
         if is_year or not facts.years:
             continue
         years = {figure_year(text, pos, c.date) for c, pos, text in holders}
@@ -217,6 +222,28 @@ def grounding_failures(answer: str, facts: QuestionFacts, cited: Sequence[CitedS
         if not any(w in fold(c.text) for c in cited for w in verbs):
             failures.append(f"no cited sentence says when it was {facts.event}")
     return failures
+
+
+# The digits of a month or a day (11月, 3日, 1至11月), which are not figures.
+_DATE_PART = re.compile(r"\d{1,2}\s*(?:月|日|号|(?:至|到|-|—|－|~)\s*\d{1,2}\s*月)")
+
+
+def part_of_year(text: str, position: int) -> str | None:
+    """The part of a year (1至11月, 一季度) the figure at `position` is
+    for: the last one its sentence names before it, unless 全年 comes later.
+
+    >>> part_of_year("去年1至11月,全市完成实际外资4.8亿美元", 18)
+    '1至11月'
+    >>> part_of_year("一季度增长5%；全年实际外资4.8亿美元", 15) is None
+    True
+    """
+    before = text[:position]
+    start = max(before.rfind(p) for p in "。；;!?！？") + 1
+    before = before[start:]
+    parts = list(PART_OF_YEAR.finditer(before))
+    if not parts or "全年" in before[parts[-1].end() :]:
+        return None
+    return re.sub(r"\s+", "", parts[-1].group(0))
 
 
 @dataclass(frozen=True)
@@ -444,6 +471,16 @@ def consistency_failures(facts: QuestionFacts, cited: Sequence[CitedSentence], a
             failures.append(
                 f"the sentences are about {', '.join(sorted(years))}, not {', '.join(sorted(facts.years))}"
             )
+    if facts.whole_year:
+        # A whole year asked, and the sentences' figures are all for a part
+        # of one (去年1至11月…4.8亿美元): a near miss, whoever answers.
+        figures = [
+            (text, pos) for c in cited for n, pos in find_numbers(c.text)
+            if not _is_year(n) and not _DATE_PART.match(text := normalise_digits(c.text), pos)
+        ]
+        parts = {p for text, pos in figures if (p := part_of_year(text, pos))}
+        if figures and all(part_of_year(text, pos) for text, pos in figures):
+            failures.append(f"the sentences give {'/'.join(sorted(parts))} figures, not the whole year's")
     if answer:
         if facts.kind == "quantity" and not re.search(r"\d", normalise_digits(answer)) and not re.search(
             r"[一二三四五六七八九十百千万亿两]", answer

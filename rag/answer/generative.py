@@ -65,7 +65,13 @@ from rag.answer.reader_prompt import (
     translate_message,
     user_message,
 )
-from rag.answer.units import english_figures, with_counts, with_years
+from rag.answer.units import (
+    english_figures,
+    printed_date_answer,
+    restore_figures,
+    with_counts,
+    with_years,
+)
 from rag.errors import GenerationError, RagError
 from rag.text import elapsed_ms, extract_numbers, fold, has_cjk
 from rag.types import Draft, DraftStream, Hit, Lang, Turn, Verification
@@ -206,6 +212,7 @@ class GenerativeAnswerer:
                 messages += [AIMessage(raw), HumanMessage(retry_message(f"输出不是所要求的JSON（{e}）", lang))]
                 output = None
                 continue
+            output = repaired(output, evidence, facts, lang)
             problems, output = self._check(output, evidence, facts)
             if not problems:
                 break
@@ -323,6 +330,36 @@ class GenerativeAnswerer:
             verification=replace(verification, citations_checked=len(citations)),
             timings_ms=timings,
         )
+
+
+def repaired(output: ReaderOutput, evidence: Evidence, facts: QuestionFacts, lang: Lang) -> ReaderOutput:
+    """The output with two copying slips of a small model undone before the
+    checks see it (both are measured in docs/measurements.md, session 6):
+
+    - an English answer's amount with the digits of a Chinese figure and a
+      wrong multiplier ("43.5 billion" for 43.5亿元) gets the figure as
+      written (`units.restore_figures`): its cited sentences first, else
+      any given sentence, when exactly one figure has those digits;
+    - a date question answered with its page's printing date (read from
+      the header) gets the one date its cited sentence writes
+      (`units.printed_date_answer`): "昨天下午", beside a citation that
+      shows the page's date.
+    """
+    if not output.found or not output.answer:
+        return output
+    cited = [s for i in output.sentences if (s := evidence.by_id(i)) is not None]
+    answer = output.answer
+    if lang == "en":
+        answer = restore_figures(answer, [s.text for s in cited])
+        if answer == output.answer:
+            answer = restore_figures(answer, [s.text for s in evidence.sentences])
+    if facts.kind == "date":
+        for s in cited:
+            fixed = printed_date_answer(answer, s.text, evidence.cited(s).date)
+            if fixed:
+                answer = fixed
+                break
+    return output if answer == output.answer else replace(output, answer=answer)
 
 
 EVENT_FIRST = 2  # sentences that say the asked event with a date, moved first

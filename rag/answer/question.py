@@ -74,6 +74,30 @@ _COMPARES = re.compile(
     re.I,
 )
 
+# A part of a year (1至11月, 前4个月, 一季度, 上半年, 今年以来, 截至3月): a
+# figure for it is not the whole year's.
+PART_OF_YEAR = re.compile(
+    r"\d{1,2}\s*(?:至|到|-|—|－|~)\s*\d{1,2}\s*月|前\s*[\d一二三四五六七八九十]+\s*个?月|"
+    r"[一二三四1-4]\s*季度|[上下]半年|(?:今年|年初)以来|截至\s*\d{1,2}\s*月|"
+    r"\b(?:first|second|third|fourth|1st|2nd|3rd|4th) (?:quarter|half)\b|\bQ[1-4]\b|"
+    r"\bfirst (?:\w+ )?months\b|\b(?:january|february|march|april|may|june|july|august|september|october|november)"
+    r" (?:to|through|-) \w+",
+    re.I,
+)
+_WHOLE_YEAR = re.compile(r"全年|整年|\b(?:full|whole|entire)[- ]year\b|\ball of (?:19|20)\d{2}\b|\bthe whole of\b", re.I)
+
+
+def asks_whole_year(text: str) -> bool:
+    """Does a question ask for a whole year's figure (and for no part of one)?
+
+    >>> asks_whole_year("2023年全年平湖一共完成实际外资多少？"), asks_whole_year("What was FDI in all of 2023?")
+    (True, True)
+    >>> asks_whole_year("2022年全年的实际外资是多少？当年前4个月完成了多少？"), asks_whole_year("2023年实际外资多少？")
+    (False, False)
+    """
+    return bool(_WHOLE_YEAR.search(text)) and not PART_OF_YEAR.search(text)
+
+
 # The event a date question asks about: the verb after its question word
 # ("什么时候开工建设的" -> 开工) or before 时间/日期 ("开工时间是").
 _EVENT_AFTER = re.compile(
@@ -159,6 +183,7 @@ class QuestionFacts:
     phases: tuple[str, ...] = ()  # a phase or batch it asks about (二期, 第三批)
     compares: bool = False  # it compares two figures (差距, 多多少, how much more): a difference may answer
     event: str | None = None  # the event a date question asks about (开工, 落户)
+    whole_year: bool = False  # it asks for a whole year (全年): a figure for part of one does not answer
 
 
 def question_kind(text: str) -> Kind:
@@ -210,4 +235,5 @@ def analyse(
         phases=phases(q),
         compares=bool(_COMPARES.search(q)),
         event=event_of(q) if kind == "date" else None,
+        whole_year=asks_whole_year(q),
     )

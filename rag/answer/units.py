@@ -25,6 +25,12 @@ writes, so that what the reader checks against the quote is in the answer:
 A relative year gets the year it means where its page was printed
 (`with_years`): "去年10月" on a page of 2022-05-10 is "去年10月（2021年10月）".
 
+Two slips of a small model are undone before the checks read an answer:
+an English amount with the digits of a Chinese figure and the wrong
+multiplier ("43.5 billion" for 43.5亿元) gets the figure as written
+(`restore_figures`), and a date answer that is the page's printing date
+gets the date its sentence writes (`printed_date_answer`).
+
 Left out: Chinese numerals (三十六), ranges (5-8亿), and units without a
 common English form (亩 stays as written).
 """
@@ -177,3 +183,110 @@ def with_years(answer: str, sentences: Sequence[tuple[str, str | None]], lang: L
         return f"{m.group(0)}（{year}年{tail}）"
 
     return _RELATIVE_WORD.sub(repl, answer)
+
+
+# A figure as a Chinese sentence writes it: digits, a multiplier, a unit.
+_ZH_FIGURE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(千万|万|亿)\s*(美元|欧元|日元|港元|元|[\u4e00-\u9fff])?")
+# An English amount a model may write for one: currency, digits, multiplier, currency.
+_EN_AMOUNT = re.compile(
+    r"(?:US\s?\$|CN¥|RMB\s?|¥|\$|€)?(?<![\d.])(\d+(?:\.\d+)?)(?!\d|\.\d|\s*[\u4e00-\u9fff%％(（])"
+    r"(?:\s*(hundred million|ten thousand|billion|million|thousand|bn|mn)\b)?"
+    r"(?:\s*(?:yuan|RMB|CNY|US dollars|dollars|USD|euros?|EUR)\b)?",
+    re.I,
+)
+
+
+def restore_figures(answer: str, sentences: Sequence[str]) -> str:
+    """An English answer's amount whose digits the sentences write once, with
+    a Chinese multiplier, at another value, as the sentences write it: a
+    small model copies the digits of 43.5亿元 and then reads 亿 as billion
+    ("43.5 billion" is ten times too much) or drops it ("300" for 300万台).
+    The digits are the model's reading; the multiplier is the sentence's.
+    Amounts the sentences support, and digits with several written forms,
+    stay as they are (the checks then judge them).
+
+    >>> restore_figures("Its output was 43.5 billion yuan.", ["2022年实现产值43.5亿元，税收4.55亿元。"])
+    'Its output was 43.5亿元.'
+    >>> restore_figures("Capacity will exceed 300 million.", ["到2025年将突破300万台。"])
+    'Capacity will exceed 300万台.'
+    >>> restore_figures("US$414.14 million", ["实际外资41414万美元"])
+    'US$414.14 million'
+    >>> restore_figures("15 billion", ["年产值15亿元", "投资15万元"])
+    '15 billion'
+    >>> restore_figures("Output: 43.5亿元, or 300.", ["产值43.5亿元，突破300万台"])
+    'Output: 43.5亿元, or 300万台.'
+    >>> restore_figures("1500 million mu", ["总投资1500万美元"]), restore_figures("300 million units", ["300万台"])
+    ('1500 million mu', '300万台 units')
+    """
+    from rag.text import extract_numbers, normalise_digits
+
+    forms: dict[str, set[str]] = {}
+    supported = [n for s in sentences for n in extract_numbers(s)]
+    for s in sentences:
+        for m in _ZH_FIGURE.finditer(normalise_digits(s)):
+            forms.setdefault(m.group(1), set()).add(re.sub(r"\s+", "", m.group(0)))
+
+    def repl(m: re.Match[str]) -> str:
+        written = forms.get(m.group(1), set())
+        numbers = extract_numbers(m.group(0))
+        if len(written) != 1 or not numbers or any(numbers[0].supported_by(n) for n in supported):
+            return m.group(0)
+        form = next(iter(written))
+        # "1500 million mu" is not 1500万美元: a measure the answer names must be the figure's.
+        measure = _EN_MEASURE.match(m.string, m.end())
+        if measure and not form.endswith(_MEASURE_OF[measure.group(1).lower().rstrip("s")]):
+            return m.group(0)
+        return form
+
+    return _EN_AMOUNT.sub(repl, normalise_digits(answer))
+
+
+# English measure words after an amount, and the Chinese unit each must have.
+_MEASURE_OF = {
+    "mu": "亩", "people": "人", "person": "人", "employee": "人", "worker": "人", "companie": "家",
+    "firm": "家", "enterprise": "家", "project": "个", "ton": "吨", "tonne": "吨", "unit": "台",
+    "set": "台", "square metre": "平方米", "square meter": "平方米",
+}
+_EN_MEASURE = re.compile(
+    r"\s*(mu|people|persons?|employees?|workers?|companies|firms?|enterprises?|projects?|tons?|tonnes?|units?|sets?|"
+    r"square met(?:re|er)s?)\b",
+    re.I,
+)
+
+
+# A day a page names relative to its own date.
+_RELATIVE_DAY = re.compile(
+    r"(昨天|昨日|前天|今天|今日|(?:上|本)(?:周|星期)[一二三四五六日天])(上午|下午|晚上|凌晨|早上|中午)?"
+)
+# A date as written in a sentence: 3月25日, 3月上旬, 去年10月, 昨天下午, 上周六 (the
+# citation shows the page's date; a day is not computed from it, as the
+# seeds' dates are estimates).
+_DATE_PHRASE = re.compile(
+    r"(?:(?:19|20)\d{2}\s*年|前年|去年|今年|明年)?\d{1,2}\s*月份?(?:\d{1,2}\s*[日号]|上旬|中旬|下旬|初|底|末)?"
+    r"|(?:19|20)\d{2}\s*年(?:底|初|末)?|(?:前年|去年|今年|明年)(?:底|初|末)?"
+    r"|" + _RELATIVE_DAY.pattern
+)
+_PRINTED = re.compile(r"((?:19|20)\d{2})\s*(?:-|年)\s*(\d{1,2})\s*(?:-|月)\s*(\d{1,2})\s*日?")
+
+
+def printed_date_answer(answer: str, sentence: str, printed: str | None) -> str | None:
+    """A date answer that is only the page's printing date (the model read
+    the header, not the sentence) with the date the sentence writes instead,
+    when it writes exactly one; else None.
+
+    >>> printed_date_answer("2024-01-03", "昨天下午，陈利众来平湖走访。", "2024-01-03")
+    '昨天下午'
+    >>> printed_date_answer("2022年5月10日", "3月上旬，平湖召开推进会。", "2022-05-10")
+    '3月上旬'
+    >>> printed_date_answer("2022年5月10日", "平湖召开推进会。", "2022-05-10") is None
+    True
+    """
+    if not printed:
+        return None
+    m = _PRINTED.search(answer)
+    if not m or f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" != printed[:10]:
+        return None
+    phrases = list(dict.fromkeys(re.sub(r"\s+", "", p.group(0)) for p in _DATE_PHRASE.finditer(sentence)))
+    if len(phrases) != 1:
+        return None
+    return answer[: m.start()] + phrases[0] + answer[m.end() :]

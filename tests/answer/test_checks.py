@@ -288,3 +288,36 @@ def test_no_sum_and_no_percentage_is_derived() -> None:
     assert grounding_failures("5.2%", facts, rates) == ["5.2% is not in the cited sentences"]
     amounts = [CitedSentence("太仓1400万元，而同期平湖只有916.6万元。")]
     assert grounding_failures("2316.6万元", facts, amounts) == ["2316.6万 is not in the cited sentences"]
+
+
+JAN_NOV = "去年1至11月,全市完成实际外资4.8亿美元,同比增长16%,列嘉兴第一、全省第二。"
+WHOLE = "一季度实际外资1.59亿美元；全年实际外资4.8亿美元。"
+
+
+def test_a_figure_for_part_of_a_year_does_not_answer_a_whole_year_question() -> None:
+    facts = analyse("2023年全年平湖一共完成实际外资多少？", is_common=lambda n: n == "平湖")
+    assert facts.whole_year
+    cited = [CitedSentence(JAN_NOV, "不断擦亮高质量外资“金名片”", "2024-01-03", JAN_NOV, JAN_NOV)]
+    assert grounding_failures("4.8亿美元", facts, cited) == ["4.8亿 is the 1至11月 figure, not the whole year's"]
+    assert consistency_failures(facts, cited) == ["the sentences give 1至11月 figures, not the whole year's"]
+    # 全年 written after the part: the whole year's figure answers.
+    whole = [CitedSentence(WHOLE, "t", "2024-01-03", WHOLE, WHOLE)]
+    assert grounding_failures("4.8亿美元", facts, whole) == []
+    assert consistency_failures(facts, whole) == []
+    # Without 全年 in the question, the year-to-date figure may answer (the year check decides).
+    plain = analyse("2023年1至11月平湖完成实际外资多少？")
+    assert not plain.whole_year and grounding_failures("4.8亿美元", plain, cited) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "whole"),
+    [
+        ("平湖抖音电商直播基地2022年全年的销售额是多少？", True),
+        ("What was Pinghu's actual FDI for the full year 2023?", True),
+        ("2022年全年的实际外资是多少？当年前4个月已经完成了多少？", False),  # asks a part too
+        ("2023年一季度实际外资多少？", False),
+        ("全年计划引进多少个项目？", True),
+    ],
+)
+def test_which_questions_ask_for_a_whole_year(question: str, whole: bool) -> None:
+    assert analyse(question).whole_year is whole

@@ -256,3 +256,42 @@ def test_a_relative_year_in_the_answer_gets_the_year_it_means(server: ScriptedSe
     list(stream)
     d = stream.draft()
     assert not d.refused and d.text == "去年10月（2021年10月）[1]"
+
+
+def test_an_english_amount_with_a_misread_multiplier_gets_the_figure_as_written(server: ScriptedServer) -> None:
+    # The model copied the digits of 41414万美元 and read 万 as "billion":
+    # the sentence's multiplier replaces its own, and the checks then pass.
+    d = answered_in_english(
+        server, "How much actual FDI was there in 2022?", "41414万美元", "Actual FDI in 2022 was 41414 billion USD."
+    )
+    assert not d.refused
+    assert d.text == "Actual FDI in 2022 was US$414.14 million (41414万美元) [1]."
+
+
+def test_an_english_amount_no_sentence_writes_is_still_refused(server: ScriptedServer) -> None:
+    a = answerer_for(server)
+    server.script(reply(False, "", []))
+    ask(a, "How much actual FDI was there in 2022?", "en")
+    sid = sentence_id(server, "41414万美元")
+    server.requests.clear()
+    server.script(reply(True, "2000000000 USD", [sid]), reply(True, "2000000000 USD", [sid]))
+    d = ask(a, "How much actual FDI was there in 2022?", "en")[1]
+    assert d.refused and d.verification and "2000000000 is not in the cited sentences" in d.verification.failures[0]
+
+
+def test_a_date_answer_copied_from_the_page_header_becomes_the_sentences_date(server: ScriptedServer) -> None:
+    texts: list[tuple[str, str | None, str]] = [
+        ("推进会", "2022-05-10", "平湖招商工作成效明显。3月上旬，平湖召开“双招双引”推进会，部署全年工作。")
+    ]
+    a = answerer_for(server)
+    question = "平湖召开“双招双引”推进会是什么时候？"
+    server.script(reply(False, "", []))
+    list(a.run(question, make_hits(texts), "zh"))
+    sid = sentence_id(server, "推进会，")
+    server.requests.clear()
+    server.script(reply(True, "2022-05-10", [sid]))
+    stream = a.run(question, make_hits(texts), "zh")
+    list(stream)
+    d = stream.draft()
+    assert not d.refused and d.text == "3月上旬[1]"
+    assert len(server.requests) == 1  # repaired, not retried

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.units import english_figure, english_figures, with_counts, with_years
+from rag.answer.units import (
+    english_figure,
+    english_figures,
+    printed_date_answer,
+    restore_figures,
+    with_counts,
+    with_years,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +78,52 @@ def test_a_relative_year_gets_the_year_its_page_means(answer: str, lang: str, ex
 def test_a_relative_year_said_on_pages_of_two_years_is_left_alone() -> None:
     sentences = [("去年完成实际外资", "2022-05-10"), ("去年1至11月", "2024-01-03")]
     assert with_years("去年", sentences, "zh") == "去年"
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentences", "expected"),
+    [
+        # 亿 read as billion: ten times too much; the sentence's multiplier wins.
+        ("Output was 43.5 billion yuan.", ["2022年实现产值43.5亿元。"], "Output was 43.5亿元."),
+        # 万 dropped.
+        ("It will exceed 300.", ["到2025年将突破300万台。"], "It will exceed 300万台."),
+        # 万 read as million, with a currency sign before the digits.
+        ("US$1500 million", ["总投资1500万美元"], "1500万美元"),
+        # A right conversion stays (the checks accept it).
+        ("US$414.14 million", ["实际外资41414万美元"], "US$414.14 million"),
+        # The digits written with two multipliers: which one is unknowable.
+        ("15 billion", ["产值15亿元", "投资15万元"], "15 billion"),
+        # A figure already in its Chinese form, and a year, stay.
+        ("In 2022: 43.5亿元", ["2022年产值43.5亿元"], "In 2022: 43.5亿元"),
+        # Digits no sentence writes with a multiplier stay (and are refused later).
+        ("2000000000 USD", ["营业额可达2亿元"], "2000000000 USD"),
+    ],
+)
+def test_an_english_amount_gets_the_multiplier_its_sentence_writes(
+    answer: str, sentences: list[str], expected: str
+) -> None:
+    assert restore_figures(answer, sentences) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentence", "printed", "expected"),
+    [
+        ("2024-01-03", "昨天下午，陈利众来平湖走访政协委员。", "2024-01-03", "昨天下午"),
+        ("于2022年5月10日召开", "3月上旬，平湖召开推进会。", "2022-05-10", "于3月上旬召开"),
+        ("2023年3月20日", "3月25日，德库威勒项目签约落户。", "2023-03-20", "3月25日"),
+        # Not the printing date: the model's own reading, left to the checks.
+        ("2022年3月", "3月上旬，平湖召开推进会。", "2022-05-10", None),
+        # The sentence writes no date, or two: nothing to put instead.
+        ("2022-05-10", "平湖召开推进会。", "2022-05-10", None),
+        ("2022-05-10", "3月签约，5月开工。", "2022-05-10", None),
+        ("2022-05-10", "3月上旬召开推进会。", None, None),
+    ],
+)
+def test_a_date_answer_that_is_the_printing_date(answer: str, sentence: str, printed: str | None, expected: str | None) -> None:
+    assert printed_date_answer(answer, sentence, printed) == expected
+
+
+def test_a_restored_figure_must_measure_what_the_answer_names() -> None:
+    # 1500万美元 is money; "1500 million mu" asks for land, so nothing is restored (and the checks refuse).
+    assert restore_figures("It occupies 1500 million mu.", ["总投资1500万美元"]) == "It occupies 1500 million mu."
+    assert restore_figures("about 153 thousand mu", ["占地153亩"]) == "about 153 thousand mu"
