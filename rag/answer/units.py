@@ -217,6 +217,8 @@ def restore_figures(answer: str, sentences: Sequence[str]) -> str:
     'Output: 43.5亿元, or 300万台.'
     >>> restore_figures("1500 million mu", ["总投资1500万美元"]), restore_figures("300 million units", ["300万台"])
     ('1500 million mu', '300万台 units')
+    >>> restore_figures("1,900 people", ["员工1900名"])
+    '1,900 people'
     """
     from rag.text import extract_numbers, normalise_digits
 
@@ -234,24 +236,22 @@ def restore_figures(answer: str, sentences: Sequence[str]) -> str:
         form = next(iter(written))
         # "1500 million mu" is not 1500万美元: a measure the answer names must be the figure's.
         measure = _EN_MEASURE.match(m.string, m.end())
-        if measure and not form.endswith(_MEASURE_OF[measure.group(1).lower().rstrip("s")]):
+        if measure and not form.endswith(_MEASURE_OF[measure.group(1).lower()]):
             return m.group(0)
         return form
 
-    return _EN_AMOUNT.sub(repl, normalise_digits(answer))
+    restored = _EN_AMOUNT.sub(repl, normalise_digits(answer))
+    # Unchanged answers keep their own writing (thousands commas and all).
+    return restored if restored != normalise_digits(answer) else answer
 
 
 # English measure words after an amount, and the Chinese unit each must have.
 _MEASURE_OF = {
-    "mu": "亩", "people": "人", "person": "人", "employee": "人", "worker": "人", "companie": "家",
-    "firm": "家", "enterprise": "家", "project": "个", "ton": "吨", "tonne": "吨", "unit": "台",
-    "set": "台", "square metre": "平方米", "square meter": "平方米",
+    "mu": "亩", "people": "人", "persons": "人", "employees": "人", "workers": "人",
+    "companies": "家", "firms": "家", "enterprises": "家", "projects": "个",
+    "tons": "吨", "tonnes": "吨", "units": "台", "sets": "台", "square metres": "平方米",
 }
-_EN_MEASURE = re.compile(
-    r"\s*(mu|people|persons?|employees?|workers?|companies|firms?|enterprises?|projects?|tons?|tonnes?|units?|sets?|"
-    r"square met(?:re|er)s?)\b",
-    re.I,
-)
+_EN_MEASURE = re.compile(r"\s*(" + "|".join(sorted(_MEASURE_OF, key=len, reverse=True)) + r")\b", re.I)
 
 
 # A day a page names relative to its own date.

@@ -241,20 +241,27 @@ def test_a_comparison_shows_the_figures_its_difference_is_computed_from(server: 
     assert d.refused and d.verification and "36631万 is not in the cited sentences" in d.verification.failures[0]
 
 
+def answered_on(
+    server: ScriptedServer, texts: list[tuple[str, str | None, str]], question: str, needle: str, answer: str
+) -> Draft:
+    """The draft for a Chinese question over `texts` when the model answers
+    `answer` once, citing the given sentence that holds `needle`."""
+    a = answerer_for(server)
+    server.script(reply(False, "", []))
+    list(a.run(question, make_hits(texts), "zh"))
+    sid = sentence_id(server, needle)
+    server.requests.clear()
+    server.script(reply(True, answer, [sid]))
+    stream = a.run(question, make_hits(texts), "zh")
+    list(stream)
+    return stream.draft()
+
+
 def test_a_relative_year_in_the_answer_gets_the_year_it_means(server: ScriptedServer) -> None:
     texts: list[tuple[str, str | None, str]] = [
         ("湛新项目", "2022-05-10", "项目占地面积153亩。注册资本6000万美元，于去年10月份开工建设。")
     ]
-    a = answerer_for(server)
-    question = "湛新项目是什么时候开工建设的？"
-    server.script(reply(False, "", []))
-    list(a.run(question, make_hits(texts), "zh"))
-    sid = sentence_id(server, "开工建设")
-    server.requests.clear()
-    server.script(reply(True, "去年10月", [sid]))
-    stream = a.run(question, make_hits(texts), "zh")
-    list(stream)
-    d = stream.draft()
+    d = answered_on(server, texts, "湛新项目是什么时候开工建设的？", "开工建设", "去年10月")
     assert not d.refused and d.text == "去年10月（2021年10月）[1]"
 
 
@@ -283,15 +290,6 @@ def test_a_date_answer_copied_from_the_page_header_becomes_the_sentences_date(se
     texts: list[tuple[str, str | None, str]] = [
         ("推进会", "2022-05-10", "平湖招商工作成效明显。3月上旬，平湖召开“双招双引”推进会，部署全年工作。")
     ]
-    a = answerer_for(server)
-    question = "平湖召开“双招双引”推进会是什么时候？"
-    server.script(reply(False, "", []))
-    list(a.run(question, make_hits(texts), "zh"))
-    sid = sentence_id(server, "推进会，")
-    server.requests.clear()
-    server.script(reply(True, "2022-05-10", [sid]))
-    stream = a.run(question, make_hits(texts), "zh")
-    list(stream)
-    d = stream.draft()
+    d = answered_on(server, texts, "平湖召开“双招双引”推进会是什么时候？", "推进会，", "2022-05-10")
     assert not d.refused and d.text == "3月上旬[1]"
     assert len(server.requests) == 1  # repaired, not retried
