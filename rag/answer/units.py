@@ -41,7 +41,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-from rag.text import RELATIVE_YEAR
+from rag.text import RELATIVE_YEAR, extract_numbers, normalise_digits
 from rag.types import Lang
 
 _SCALE = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000), "千万": Decimal(10_000_000)}
@@ -220,8 +220,6 @@ def restore_figures(answer: str, sentences: Sequence[str]) -> str:
     >>> restore_figures("1,900 people", ["员工1900名"])
     '1,900 people'
     """
-    from rag.text import extract_numbers, normalise_digits
-
     forms: dict[str, set[str]] = {}
     supported = [n for s in sentences for n in extract_numbers(s)]
     for s in sentences:
